@@ -1,0 +1,100 @@
+"""The `prove` command line: one sub-command per verb.
+
+MLproject entry points run `entrypoints/<name>.py`, which call `main()` here, so
+`mlflow run . -e X -P k=v` and `prove X --k v` are the same code with the same defaults
+(a test compares the MLproject defaults with the options below).
+
+User errors (`ProveError`) print one line and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Sequence
+
+import click
+
+from prove import __version__
+from prove.errors import ProveError
+
+
+class ProveGroup(click.Group):
+    """Turns `ProveError` into a clean message and exit code 2 for every sub-command."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ProveError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=ProveGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="prove")
+def cli() -> None:
+    """Reproducible augmentation studies for segmentation under adverse weather."""
+
+
+@cli.command("models")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True,
+              help="Output format.")
+def models_command(fmt: str) -> None:
+    """List the model zoo (name, family, availability, pretrained weights)."""
+    from prove.models import REQUIREMENT_HINTS, get_model_card, list_models, markdown_table
+
+    if fmt == "markdown":
+        click.echo(markdown_table())
+        return
+
+    rows = []
+    for name in list_models():
+        card = get_model_card(name)
+        missing = card.missing_requirements()
+        rows.append(dict(
+            name=name, family=card.family, tiny=card.tiny, available=not missing,
+            needs=[REQUIREMENT_HINTS[m] for m in missing], pretrained=card.pretrained,
+            source=card.config or "inline (prove.models.zoo)", description=card.description,
+        ))
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=1))
+        return
+    width = max(len(r["name"]) for r in rows)
+    click.echo(f"{'model':<{width}}  {'family':<13} {'size':<6} {'status':<12} description")
+    for r in rows:
+        status = "available" if r["available"] else "needs deps"
+        click.echo(f"{r['name']:<{width}}  {r['family']:<13} {'tiny' if r['tiny'] else 'full':<6} {status:<12} {r['description']}")
+    for r in rows:
+        if r["needs"]:
+            click.echo(f"\n{r['name']} needs: " + "; ".join(r["needs"]))
+
+
+@cli.command("doctor")
+@click.option("--model", default="fcn_r18-tiny", show_default=True, help="Model to train one step with.")
+def doctor_command(model: str) -> None:
+    """Check the installation: versions, compatibility shims, one training step on CPU/GPU."""
+    from prove.doctor import run_doctor
+
+    run_doctor(model)
+
+
+@cli.command("trust-checkpoint")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+def trust_checkpoint_command(paths: tuple[str, ...]) -> None:
+    """Vouch for checkpoint files so they may be fully unpickled (e.g. resumed).
+
+    Only for files whose origin you trust: unpickling can run code.
+    """
+    from prove.compat.checkpoint import mark_written_by_prove
+
+    for path in paths:
+        side = mark_written_by_prove(path, note="vouched for with `prove trust-checkpoint`")
+        click.echo(f"trusted {path} (record: {side})")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    cli.main(args=list(argv) if argv is not None else None, prog_name="prove")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(sys.argv[1:])

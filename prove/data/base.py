@@ -1,0 +1,145 @@
+"""Dataset adapters: one class per dataset, reading its official layout.
+
+An adapter turns a dataset root into a list of `Sample`s (image, label, domain) for a split
+and loads a sample's label already mapped into the 19 Cityscapes train ids (255 = ignore).
+Training, testing and manifests go through adapters only, so a dataset's quirks (label
+mapping, polygon rasterisation, invalid-pixel masks, where its domains come from) live in
+one file each.
+
+Roots come from `--data-root` or the adapter's environment variable
+(`PROVE_<NAME>_ROOT`, e.g. `PROVE_ACDC_ROOT`); a missing root is a clear error.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from prove.data.domains import check_domain
+from prove.errors import ProveError
+from prove.registry import Registry
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One labelled image of a dataset split.
+
+    `name` is the image path relative to the dataset root (POSIX separators): stable across
+    machines, used by domain CSVs and generated-image manifests to refer to the image.
+    """
+
+    name: str
+    image: Path
+    label: Path | None
+    domain: str | None
+    invalid_mask: Path | None = None  # non-zero pixels become ignore (ACDC `_gt_invIds.png`)
+
+
+class DatasetAdapter(ABC):
+    """Base class of every dataset. Subclasses declare the class attributes and two methods."""
+
+    name: ClassVar[str]  # canonical name, set by `register_dataset`
+    splits: ClassVar[tuple[str, ...]]  # splits that carry labels, e.g. ("train", "val")
+    has_domains: ClassVar[bool]  # True when the dataset itself tags each image's domain
+    description: ClassVar[str] = ""
+
+    def __init__(self, root: str | os.PathLike | None = None, domain_csv: str | os.PathLike | None = None):
+        self.root = resolve_root(type(self), root)
+        self.domain_csv = Path(domain_csv) if domain_csv else None
+        self._csv_domains = read_domain_csv(self.domain_csv) if self.domain_csv else None
+
+    # -- what subclasses implement -------------------------------------------------------
+    @abstractmethod
+    def list_samples(self, split: str) -> list[Sample]:
+        """All samples of `split` in a stable order, domains filled where the dataset has them."""
+
+    @abstractmethod
+    def load_label(self, sample: Sample) -> np.ndarray:
+        """(H, W) uint8 train-id map of `sample` (255 = ignore), invalid pixels ignored."""
+
+    # -- shared behaviour -----------------------------------------------------------------
+    def samples(self, split: str, need_domains: bool = False) -> list[Sample]:
+        """Samples of `split`, with domains from the user's CSV where the dataset has none.
+
+        With `need_domains`, every sample must end up with a domain, else a `ProveError`
+        says how to supply them (a CSV mapping image -> domain).
+        """
+        if split not in self.splits:
+            raise ProveError(
+                f"dataset {self.name!r} has no labelled split {split!r}; accepted: {', '.join(self.splits)}"
+            )
+        samples = self.list_samples(split)
+        if not samples:
+            raise ProveError(f"dataset {self.name!r}: no images found for split {split!r} under {self.root}")
+        if self._csv_domains is not None:
+            samples = [self._with_csv_domain(s) for s in samples]
+        if need_domains:
+            missing = [s.name for s in samples if s.domain is None]
+            if missing:
+                raise ProveError(
+                    f"dataset {self.name!r} split {split!r}: {len(missing)} image(s) have no domain "
+                    f"(e.g. {missing[0]!r}). {self.name} does not tag weather for these images; supply "
+                    f"a CSV with columns 'image,domain' (image path relative to the dataset root) "
+                    f"via --domain-csv or PROVE_{env_key(self.name)}_DOMAIN_CSV."
+                )
+        return samples
+
+    def _with_csv_domain(self, sample: Sample) -> Sample:
+        assert self._csv_domains is not None
+        domain = self._csv_domains.get(sample.name)
+        if domain is None or sample.domain is not None:
+            return sample
+        return Sample(sample.name, sample.image, sample.label, domain, sample.invalid_mask)
+
+    def relative_name(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+
+def env_key(name: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in name).upper()
+
+
+def resolve_root(adapter: type[DatasetAdapter], root: str | os.PathLike | None) -> Path:
+    """The dataset root: the explicit argument, else `PROVE_<NAME>_ROOT`; must exist."""
+    var = f"PROVE_{env_key(adapter.name)}_ROOT"
+    chosen = root if root is not None else os.environ.get(var)
+    if not chosen:
+        raise ProveError(f"no data root for dataset {adapter.name!r}: pass --data-root or set {var}")
+    path = Path(chosen).expanduser()
+    if not path.is_dir():
+        raise ProveError(f"data root for dataset {adapter.name!r} does not exist or is not a folder: {path}")
+    return path
+
+
+def read_domain_csv(path: Path) -> dict[str, str]:
+    """`image,domain` CSV -> {image name: domain}; every domain checked against the vocabulary."""
+    if not path.is_file():
+        raise ProveError(f"domain CSV not found: {path}")
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames is None or not {"image", "domain"} <= set(reader.fieldnames):
+            raise ProveError(f"domain CSV {path} must have the columns 'image,domain'; found {reader.fieldnames}")
+        mapping: dict[str, str] = {}
+        for line, row in enumerate(reader, start=2):
+            image = row["image"].strip().replace("\\", "/")
+            mapping[image] = check_domain(row["domain"].strip(), where=f"{path}:{line}")
+    return mapping
+
+
+DATASETS: Registry[type[DatasetAdapter]] = Registry("dataset")
+
+
+def register_dataset(name: str, aliases: tuple[str, ...] = ()):
+    """Class decorator: declare a dataset adapter under its canonical name and aliases."""
+
+    def decorate(cls: type[DatasetAdapter]) -> type[DatasetAdapter]:
+        cls.name = name
+        return DATASETS.add(name, cls, aliases)
+
+    return decorate

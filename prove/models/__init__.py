@@ -1,0 +1,249 @@
+"""The model zoo, by the users' names.
+
+Each model is declared once in `prove.models.zoo` as a `ModelCard`: which of mmseg's own
+model-zoo configs it comes from (so hyper-parameters are mmseg's, not retyped), its
+ImageNet-pretrained weights, what it needs installed. `model_config()` turns a card into
+the mmseg model dict for our label space and crop size; `build_model()` builds it.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import logging
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable
+
+from prove.errors import MissingDependencyError, ProveError
+from prove.registry import Registry
+
+NUM_CLASSES = 19
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """One entry of the zoo.
+
+    `config` is a path under mmseg's bundled model-zoo configs (`mmseg/.mim/configs`);
+    `inline` builds the model dict directly for models that have no upstream config (tiny
+    test/demo models). `pretrained` is the upstream ImageNet checkpoint of the backbone.
+    """
+
+    name: str
+    family: str
+    description: str
+    config: str | None = None
+    inline: Callable[[], dict] | None = None
+    pretrained: str | None = None
+    tiny: bool = False
+    requires: tuple[str, ...] = ()  # see `missing_requirements`
+
+    def missing_requirements(self) -> list[str]:
+        return [req for req in self.requires if not REQUIREMENT_CHECKS[req]()]
+
+    @property
+    def available(self) -> bool:
+        return not self.missing_requirements()
+
+
+def _has_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _compiled_mmcv_ops() -> bool:
+    from prove.compat.mmcv_ops import compiled_ops_available
+
+    return compiled_ops_available()
+
+
+# requirement name -> (check, how to install)
+REQUIREMENT_CHECKS: dict[str, Callable[[], bool]] = {
+    "mmdet": lambda: _has_module("mmdet"),
+    "mmcv-ops": _compiled_mmcv_ops,
+}
+REQUIREMENT_HINTS: dict[str, str] = {
+    "mmdet": "mmdet>=3.0,<3.4 (`pip install 'mmdet>=3.0,<3.4'`)",
+    "mmcv-ops": (
+        "full mmcv 2.1.0 with compiled ops instead of mmcv-lite (`pip uninstall -y mmcv-lite && "
+        "MMCV_WITH_OPS=1 pip install --no-binary mmcv mmcv==2.1.0`, built for your torch/CUDA)"
+    ),
+}
+
+MODELS: Registry[ModelCard] = Registry("model")
+
+
+def register_model(card: ModelCard, aliases: tuple[str, ...] = ()) -> ModelCard:
+    return MODELS.add(card.name, card, aliases)
+
+
+def list_models(include_tiny: bool = True) -> list[str]:
+    from prove.models import zoo  # noqa: F401  (declarations)
+
+    return [n for n, c in MODELS.items() if include_tiny or not c.tiny]
+
+
+def get_model_card(name: str) -> ModelCard:
+    from prove.models import zoo  # noqa: F401
+
+    return MODELS.get(name)
+
+
+def mmseg_config_root() -> Path:
+    import mmseg
+
+    return Path(mmseg.__file__).parent / ".mim" / "configs"
+
+
+@lru_cache(maxsize=None)
+def _upstream_model(config: str) -> dict:
+    from mmengine.config import Config
+
+    path = mmseg_config_root() / config
+    if not path.is_file():
+        raise ProveError(f"mmseg model-zoo config not found: {path} (is mmsegmentation==1.2.2 installed?)")
+    return Config.fromfile(str(path)).to_dict()["model"]
+
+
+def upstream_model_config(card: ModelCard) -> dict:
+    """The model dict exactly as mmseg's model-zoo config defines it (a deep copy)."""
+    if card.config is not None:
+        return copy.deepcopy(_upstream_model(card.config))
+    assert card.inline is not None, f"model card {card.name} declares neither config nor inline"
+    return card.inline()
+
+
+def _walk(node: Any, fn: Callable[[dict], None]) -> None:
+    if isinstance(node, dict):
+        fn(node)
+        for value in node.values():
+            _walk(value, fn)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            _walk(value, fn)
+
+
+def model_config(
+    name: str,
+    *,
+    crop_size: tuple[int, int] = (512, 512),
+    pretrained: bool | str = False,
+    num_classes: int = NUM_CLASSES,
+) -> dict:
+    """mmseg model dict for `name`, adapted to our label space and crop size.
+
+    - every head predicts `num_classes` (19 Cityscapes train classes);
+    - SyncBN becomes BN (MMEngine's `sync_bn` option converts back under DDP);
+    - the data preprocessor pads to `crop_size` (H, W);
+    - `pretrained`: False = from scratch (no init_cfg, `pretrained=None`); True = the zoo's
+      ImageNet weights; a path = that checkpoint for the backbone.
+    """
+    card = get_model_card(name)
+    cfg = upstream_model_config(card)
+
+    def adapt(node: dict) -> None:
+        if "num_classes" in node:
+            node["num_classes"] = num_classes
+        if node.get("type") == "SyncBN":
+            node["type"] = "BN"
+
+    _walk(cfg, adapt)
+    if "data_preprocessor" in cfg:
+        cfg["data_preprocessor"]["size"] = tuple(crop_size)
+    test_cfg = cfg.get("test_cfg") or {}
+    if test_cfg.get("mode") == "slide":
+        h, w = crop_size
+        test_cfg.update(crop_size=(h, w), stride=(h * 3 // 4, w * 3 // 4))
+    _set_pretrained(cfg, card, pretrained)
+    return cfg
+
+
+def _set_pretrained(cfg: dict, card: ModelCard, pretrained: bool | str) -> None:
+    backbone = cfg["backbone"]
+    cfg["pretrained"] = None
+    backbone.pop("init_cfg", None)
+    backbone.pop("pretrained", None)
+    if pretrained is False:
+        return
+    if pretrained is True:
+        if card.pretrained is None:
+            raise ProveError(f"model {card.name!r} has no pretrained weights in the zoo; use pretrained=false or a checkpoint path")
+        source = card.pretrained
+    else:
+        source = str(pretrained)
+        if not Path(source).expanduser().is_file():
+            raise ProveError(f"pretrained checkpoint not found: {source!r}; pass true, false or an existing file")
+    backbone["init_cfg"] = dict(type="Pretrained", checkpoint=source)
+
+
+def check_available(name: str) -> ModelCard:
+    """The card, or a `MissingDependencyError` saying exactly what to install."""
+    card = get_model_card(name)
+    missing = card.missing_requirements()
+    if missing:
+        needs = "; ".join(REQUIREMENT_HINTS[m] for m in missing)
+        raise MissingDependencyError(f"model {card.name!r} needs {needs}")
+    return card
+
+
+def build_model(name: str, **kwargs):
+    """Build the mmseg `EncoderDecoder` (weights initialised) for `name`; see `model_config`."""
+    check_available(name)
+    from prove.compat import install
+
+    install()
+    from mmseg.registry import MODELS as MMSEG_MODELS
+
+    model = MMSEG_MODELS.build(model_config(name, **kwargs))
+    with quiet_mmengine():  # init_weights logs one INFO block per parameter
+        model.init_weights()
+    return model
+
+
+@contextmanager
+def quiet_mmengine(level: int = logging.WARNING):
+    """Temporarily raise the level of MMEngine's current logger."""
+    from mmengine.logging import MMLogger
+
+    logger = MMLogger.get_current_instance()
+    previous = logger.level
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
+def markdown_table() -> str:
+    """The zoo as a markdown table (docs/models.md embeds it; a test keeps them equal)."""
+    lines = [
+        "| model | family | size | mmseg config | ImageNet weights | needs |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name in list_models():
+        card = get_model_card(name)
+        lines.append(
+            f"| `{name}` | {card.family} | {'tiny' if card.tiny else 'full'} | "
+            f"{f'`{card.config}`' if card.config else 'inline (`prove/models/zoo.py`)'} | "
+            f"{card.pretrained or '-'} | {', '.join(card.requires) or '-'} |"
+        )
+    return "\n".join(lines)
+
+
+__all__ = [
+    "ModelCard",
+    "MODELS",
+    "build_model",
+    "check_available",
+    "get_model_card",
+    "list_models",
+    "markdown_table",
+    "model_config",
+    "register_model",
+    "upstream_model_config",
+]

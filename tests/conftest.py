@@ -1,0 +1,48 @@
+"""Shared fixtures. Tests never write outside tmp folders: the cache and the MLflow store are
+redirected for the whole session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_environment(tmp_path_factory):
+    base = tmp_path_factory.mktemp("prove-env")
+    old = {k: os.environ.get(k) for k in ("PROVE_CACHE_DIR", "MLFLOW_TRACKING_URI")}
+    os.environ["PROVE_CACHE_DIR"] = str(base / "cache")
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{base / 'mlflow.db'}"
+    yield
+    for key, value in old.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def write_tiny_segmentation_folder(root: Path, count: int = 4, size: int = 32, seed: int = 0) -> Path:
+    """`root/img/*.png` (RGB) and `root/ann/*.png` (train ids incl. some 255) for mmseg's
+    BaseSegDataset; images carry their label as colour so a model can learn something."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    (root / "img").mkdir(parents=True, exist_ok=True)
+    (root / "ann").mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        label = rng.integers(0, 19, size=(size // 8, size // 8)).repeat(8, 0).repeat(8, 1).astype(np.uint8)
+        label[0, :] = 255
+        ids = label.astype(np.int64)
+        image = np.stack([ids * 13 % 256, ids * 7 % 256, ids * 3 % 256], -1)
+        image = np.clip(image + rng.integers(0, 20, image.shape), 0, 255).astype(np.uint8)
+        cv2.imwrite(str(root / "img" / f"{i:03d}.png"), image)
+        cv2.imwrite(str(root / "ann" / f"{i:03d}.png"), label)
+    return root
+
+
+@pytest.fixture
+def tiny_seg_folder(tmp_path) -> Path:
+    return write_tiny_segmentation_folder(tmp_path / "data")

@@ -1,0 +1,74 @@
+"""MLproject and the CLI must not drift: MLflow drops undeclared/unused parameters silently."""
+
+import re
+import shlex
+from pathlib import Path
+
+import click
+import pytest
+import yaml
+
+from prove.cli import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = yaml.safe_load((ROOT / "MLproject").read_text())
+ENTRY_POINTS = PROJECT["entry_points"]
+
+
+def verb_of(entry: dict) -> tuple[click.Command, list[str]]:
+    argv = shlex.split(entry["command"])
+    assert argv[0] == "python" and argv[1].startswith("entrypoints/"), entry["command"]
+    script = ROOT / argv[1]
+    assert script.is_file(), f"{script} missing"
+    match = re.search(r'run\("([\w-]+)"\)', script.read_text())
+    assert match, f"{script} does not call run('<verb>')"
+    return cli.commands[match.group(1)], argv[2:]
+
+
+def options_of(command: click.Command) -> dict[str, click.Option]:
+    return {
+        max(p.opts, key=len).lstrip("-").replace("-", "_"): p
+        for p in command.params
+        if isinstance(p, click.Option) and not p.hidden and p.name != "help"
+    }
+
+
+def as_mlflow_string(value) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+@pytest.mark.parametrize("name", sorted(ENTRY_POINTS))
+def test_every_parameter_is_used_and_maps_to_its_option(name):
+    entry = ENTRY_POINTS[name]
+    command, args = verb_of(entry)
+    options = options_of(command)
+    declared = entry.get("parameters") or {}
+    for param in declared:
+        assert "{" + param + "}" in entry["command"], f"{name}: parameter {param} unused in command"
+        flag = "--" + param.replace("_", "-")
+        assert flag in args and args[args.index(flag) + 1] == "{" + param + "}", f"{name}: {param} not passed as {flag}"
+        assert param in options, f"{name}: CLI has no option {flag}"
+    missing = set(options) - set(declared)
+    assert not missing, f"{name}: CLI options not exposed as MLproject parameters: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("name", sorted(ENTRY_POINTS))
+def test_defaults_equal_cli_defaults(name):
+    entry = ENTRY_POINTS[name]
+    command, _ = verb_of(entry)
+    options = options_of(command)
+    for param, spec in (entry.get("parameters") or {}).items():
+        default = spec.get("default") if isinstance(spec, dict) else None
+        assert default is not None, f"{name}: {param} has no default (give one, as the CLI does)"
+        assert as_mlflow_string(default) == as_mlflow_string(options[param].default), (
+            f"{name}: MLproject default {param}={default!r} differs from CLI default {options[param].default!r}"
+        )
+
+
+def test_conda_env_file_exists_and_installs_the_project():
+    assert PROJECT["conda_env"] == "conda.yaml"
+    conda = yaml.safe_load((ROOT / "conda.yaml").read_text())
+    pip = next(d["pip"] for d in conda["dependencies"] if isinstance(d, dict))
+    assert "-e ." in pip
