@@ -48,9 +48,14 @@ class DatasetAdapter(ABC):
     splits: ClassVar[tuple[str, ...]]  # splits that carry labels, e.g. ("train", "val")
     has_domains: ClassVar[bool]  # True when the dataset itself tags each image's domain
     description: ClassVar[str] = ""
+    # Training geometry, declared per dataset: RandomResize scales around `scale` (W, H) by
+    # 0.5-2.0 keeping the aspect ratio, then crops `crop_size` (H, W); tests resize to `scale`.
+    scale: ClassVar[tuple[int, int]] = (2048, 1024)
+    crop_size: ClassVar[tuple[int, int]] = (512, 512)
 
     def __init__(self, root: str | os.PathLike | None = None, domain_csv: str | os.PathLike | None = None):
         self.root = resolve_root(type(self), root)
+        domain_csv = domain_csv or os.environ.get(f"PROVE_{env_key(self.name)}_DOMAIN_CSV") or None
         self.domain_csv = Path(domain_csv) if domain_csv else None
         self._csv_domains = read_domain_csv(self.domain_csv) if self.domain_csv else None
 

@@ -1,0 +1,94 @@
+"""Helpers shared by the real-dataset adapters: folder checks, index-PNG reading, id mapping.
+
+Label images are read with Pillow, never OpenCV: `cv2.imread` expands palette PNGs (Mapillary,
+many converted datasets) into colours, while Pillow returns the stored index, which is the
+class id.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+from PIL import Image
+
+from prove.data.labels import IGNORE_INDEX, NUM_CLASSES, lookup_table
+from prove.errors import ProveError
+
+# Train ids pass through unchanged; anything outside 0..18 becomes ignore (255).
+TRAIN_ID_PASSTHROUGH: np.ndarray = lookup_table({i: i for i in range(NUM_CLASSES)})
+
+
+def require_dir(path: Path, dataset: str, layout: str) -> Path:
+    """`path` if it is a folder, else a `ProveError` naming it and the expected layout."""
+    if not path.is_dir():
+        raise ProveError(
+            f"dataset {dataset!r}: folder {path} is missing. Expected layout under the data root:\n"
+            f"{layout}"
+        )
+    return path
+
+
+def sorted_files(folder: Path, pattern: str) -> list[Path]:
+    """Files matching `pattern` directly in `folder`, sorted by name (stable across machines)."""
+    return sorted((p for p in folder.glob(pattern) if p.is_file()), key=lambda p: p.name)
+
+
+def sorted_dirs(folder: Path) -> list[Path]:
+    return sorted((p for p in folder.iterdir() if p.is_dir()), key=lambda p: p.name)
+
+
+def read_index_png(path: Path) -> np.ndarray:
+    """(H, W) uint8 array of the *stored index* of a label image (palette or grey PNG).
+
+    Values above 255 (16-bit images) are clipped to 255, i.e. ignore. Colour (RGB) label
+    images are refused: their colours are not class ids.
+    """
+    if not path.is_file():
+        raise ProveError(f"label file not found: {path}")
+    with Image.open(path) as img:
+        mode = img.mode
+        if mode in ("P", "L", "1"):
+            arr = np.array(img)
+        elif mode.startswith("I"):
+            arr = np.array(img)
+            arr = np.where((arr < 0) | (arr > 255), IGNORE_INDEX, arr)
+        else:
+            raise ProveError(
+                f"label image {path} is a colour image (mode {mode}); expected a single-channel "
+                f"index PNG (palette or greyscale) whose pixel values are class ids"
+            )
+    if arr.ndim != 2:
+        raise ProveError(f"label image {path} has shape {arr.shape}; expected (height, width)")
+    return arr.astype(np.uint8, copy=False)
+
+
+def map_ids(raw: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Apply a 256-entry lookup table (raw id -> train id)."""
+    return table[raw]
+
+
+def apply_invalid_mask(label: np.ndarray, mask_path: Path | None) -> np.ndarray:
+    """Set pixels that are non-zero in `mask_path` to ignore (255)."""
+    if mask_path is None:
+        return label
+    mask = read_index_png(mask_path)
+    if mask.shape != label.shape:
+        raise ProveError(
+            f"invalid-pixel mask {mask_path} has shape {mask.shape}, label has {label.shape}"
+        )
+    out = label.copy()
+    out[mask != 0] = IGNORE_INDEX
+    return out
+
+
+def missing_labels_error(dataset: str, split: str, missing: Iterable[tuple[Path, str]]) -> ProveError:
+    """Error for images of a labelled split whose label file is absent."""
+    missing = list(missing)
+    image, expected = missing[0]
+    return ProveError(
+        f"dataset {dataset!r} split {split!r}: {len(missing)} image(s) have no label file "
+        f"(e.g. {image} expects {expected}). The labelled splits must be complete; re-extract "
+        f"the dataset's ground-truth archive into the same data root."
+    )

@@ -1,0 +1,206 @@
+"""IDD-AW (India Driving Dataset - Adverse Weather) in its official layout.
+
+    {train,val}/{FOG,RAIN,LOWLIGHT,SNOW}/rgb/{seq}/{frame}_rgb.png
+    {train,val}/{FOG,RAIN,LOWLIGHT,SNOW}/nir/{seq}/{frame}_nir.png          (not used)
+    {train,val}/{FOG,RAIN,LOWLIGHT,SNOW}/gtSeg/{seq}/{frame}_mask.json      (IDD polygons)
+
+The condition is the folder: FOG -> foggy, RAIN -> rainy, LOWLIGHT -> night, SNOW -> snowy.
+
+Labels are IDD polygon JSONs, `{imgHeight, imgWidth, objects: [{label, polygon, deleted?}]}`,
+rasterised here exactly like the IDD toolkit's `createLabelImage` (AutoNUE public-code,
+preperation/json2labelImg.py) with encoding `csTrainId`: background = csTrainId of
+`unlabeled` (255); objects drawn in file order, later ones on top; `deleted` objects and
+polygons with < 3 points skipped; a label ending in `group` that is not itself known loses the
+suffix (`cargroup` -> `car`); unknown labels are skipped (warned once per label). Filling uses
+`cv2.fillPoly` on vertices rounded to the nearest pixel.
+
+Already-rasterised labels: if `gtSeg/{seq}/{frame}_labelcsTrainIds.png` exists (the IDD
+toolkit's naming for `--id-type csTrainId`, values already Cityscapes train ids), it wins over
+the JSON: it is what the user deliberately produced and it is cheaper to read. Level-3 id PNGs
+(e.g. `{frame}_label.png`) are NOT used, because level-3 ids do not map one-to-one to
+Cityscapes train ids (level 3 merges e.g. person+animal, pole+polegroup, sky+fallback
+background).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from prove.data.adapters._common import (
+    TRAIN_ID_PASSTHROUGH,
+    map_ids,
+    missing_labels_error,
+    read_index_png,
+    require_dir,
+    sorted_dirs,
+)
+from prove.data.base import DatasetAdapter, Sample, register_dataset
+from prove.errors import ProveError
+
+# IDD label name -> (id, csTrainId), from the IDD / AutoNUE toolkit label table
+# (https://github.com/AutoNUE/public-code, helpers/anue_labels.py: fields name, id, csId,
+# csTrainId, level4Id, level3Id, ...). csTrainId 255 = no Cityscapes train class.
+IDD_LABELS: tuple[tuple[str, int, int], ...] = (
+    ("road", 0, 0),
+    ("parking", 1, 255),
+    ("drivable fallback", 2, 255),
+    ("sidewalk", 3, 1),
+    ("rail track", 4, 255),
+    ("non-drivable fallback", 5, 9),
+    ("person", 6, 11),
+    ("animal", 7, 255),
+    ("rider", 8, 12),
+    ("motorcycle", 9, 17),
+    ("bicycle", 10, 18),
+    ("autorickshaw", 11, 255),
+    ("car", 12, 13),
+    ("truck", 13, 14),
+    ("bus", 14, 15),
+    ("caravan", 15, 255),
+    ("trailer", 16, 255),
+    ("train", 17, 16),
+    ("vehicle fallback", 18, 255),
+    ("curb", 19, 255),
+    ("wall", 20, 3),
+    ("fence", 21, 4),
+    ("guard rail", 22, 255),
+    ("billboard", 23, 255),
+    ("traffic sign", 24, 7),
+    ("traffic light", 25, 6),
+    ("pole", 26, 5),
+    ("polegroup", 27, 255),
+    ("obs-str-bar-fallback", 28, 255),
+    ("building", 29, 2),
+    ("bridge", 30, 255),
+    ("tunnel", 31, 255),
+    ("vegetation", 32, 8),
+    ("sky", 33, 10),
+    ("fallback background", 34, 255),
+    ("unlabeled", 35, 255),
+    ("ego vehicle", 36, 255),
+    ("rectification border", 37, 255),
+    ("out of roi", 38, 255),
+    ("license plate", 39, 255),
+)
+NAME_TO_CS_TRAIN_ID: dict[str, int] = {name: cs for name, _, cs in IDD_LABELS}
+BACKGROUND = NAME_TO_CS_TRAIN_ID["unlabeled"]
+_WARNED: set[str] = set()  # unknown labels already reported in this process
+
+CONDITIONS: dict[str, str] = {"FOG": "foggy", "RAIN": "rainy", "LOWLIGHT": "night", "SNOW": "snowy"}
+IMAGE_SUFFIXES = ("_rgb.png", "_rgb.jpg")
+JSON_SUFFIX = "_mask.json"
+RASTER_SUFFIX = "_labelcsTrainIds.png"
+
+LAYOUT = (
+    "  {train,val}/{FOG,RAIN,LOWLIGHT,SNOW}/rgb/{seq}/*_rgb.png\n"
+    "  {train,val}/{FOG,RAIN,LOWLIGHT,SNOW}/gtSeg/{seq}/*_mask.json  "
+    "(or *_labelcsTrainIds.png)"
+)
+
+
+def resolve_label_name(label: str) -> str | None:
+    """The IDD table name for a polygon label, following the toolkit's 'group' rule."""
+    name = label.strip()
+    if name in NAME_TO_CS_TRAIN_ID:
+        return name
+    if name.endswith("group") and name[: -len("group")] in NAME_TO_CS_TRAIN_ID:
+        return name[: -len("group")]
+    lowered = name.lower().replace("_", " ")
+    if lowered in NAME_TO_CS_TRAIN_ID:
+        return lowered
+    return None
+
+
+def rasterize_idd_json(path: Path) -> np.ndarray:
+    """(H, W) uint8 Cityscapes train-id map of an IDD polygon JSON."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        height, width = int(data["imgHeight"]), int(data["imgWidth"])
+        objects = data["objects"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ProveError(f"{path}: not an IDD polygon JSON ({err})") from None
+    label = np.full((height, width), BACKGROUND, dtype=np.uint8)
+    unknown: set[str] = set()
+    for obj in objects:
+        if obj.get("deleted"):
+            continue
+        polygon = obj.get("polygon") or []
+        if len(polygon) < 3:
+            continue
+        name = resolve_label_name(str(obj.get("label", "")))
+        if name is None:
+            unknown.add(str(obj.get("label")))
+            continue
+        points = np.rint(np.asarray(polygon, dtype=np.float64)).astype(np.int32).reshape(-1, 1, 2)
+        cv2.fillPoly(label, [points], int(NAME_TO_CS_TRAIN_ID[name]))
+    new = unknown - _WARNED
+    if new:
+        _WARNED.update(new)
+        warnings.warn(
+            f"{path}: unknown IDD label(s) skipped (reported once per process): {', '.join(sorted(new))}",
+            stacklevel=2,
+        )
+    return label
+
+
+@register_dataset("iddaw")
+class IDDAW(DatasetAdapter):
+    splits = ("train", "val")
+    has_domains = True
+    scale = (1920, 1080)  # native (W, H)
+    description = (
+        "IDD-AW, IDD polygons rasterised to Cityscapes train ids (IDD toolkit csTrainId); "
+        "domain from the condition folder (FOG/RAIN/LOWLIGHT/SNOW)."
+    )
+
+    def list_samples(self, split: str) -> list[Sample]:
+        split_dir = require_dir(self.root / split, self.name, LAYOUT)
+        conditions = [d for d in sorted_dirs(split_dir) if d.name.upper() in CONDITIONS]
+        if not conditions:
+            raise ProveError(
+                f"dataset {self.name!r}: {split_dir} has none of the condition folders "
+                f"{', '.join(CONDITIONS)}. Expected layout under the data root:\n{LAYOUT}"
+            )
+        samples: list[Sample] = []
+        missing: list[tuple[Path, str]] = []
+        for cond_dir in conditions:
+            rgb_root = require_dir(cond_dir / "rgb", self.name, LAYOUT)
+            gt_root = cond_dir / "gtSeg"
+            domain = CONDITIONS[cond_dir.name.upper()]
+            for seq in sorted_dirs(rgb_root):
+                for image in sorted(seq.iterdir(), key=lambda p: p.name):
+                    suffix = next((s for s in IMAGE_SUFFIXES if image.name.endswith(s)), None)
+                    if suffix is None or not image.is_file():
+                        continue
+                    frame = image.name[: -len(suffix)]
+                    raster = gt_root / seq.name / f"{frame}{RASTER_SUFFIX}"
+                    polygons = gt_root / seq.name / f"{frame}{JSON_SUFFIX}"
+                    label = raster if raster.is_file() else polygons
+                    if not label.is_file():
+                        missing.append((image, str(polygons)))
+                        continue
+                    samples.append(Sample(self.relative_name(image), image, label, domain))
+        if missing:
+            raise missing_labels_error(self.name, split, missing)
+        if not samples:
+            others = [p for c in conditions for p in (c / "rgb").glob("*/*") if p.is_file()]
+            if others:
+                raise ProveError(
+                    f"dataset {self.name!r} split {split!r}: {len(others)} file(s) under rgb/ "
+                    f"(e.g. {others[0]}) but none named *_rgb.png. Expected layout under the "
+                    f"data root:\n{LAYOUT}"
+                )
+        return sorted(samples, key=lambda s: s.name)
+
+    def load_label(self, sample: Sample) -> np.ndarray:
+        assert sample.label is not None
+        if sample.label.suffix == ".json":
+            return rasterize_idd_json(sample.label)
+        return map_ids(read_index_png(sample.label), TRAIN_ID_PASSTHROUGH)
+
+
