@@ -92,6 +92,38 @@ def trust_checkpoint_command(paths: tuple[str, ...]) -> None:
         click.echo(f"trusted {path} (record: {side})")
 
 
+def spec_options(func):
+    """One click option per `TrainSpec` field, with the dataclass default (the one home)."""
+    from dataclasses import fields
+
+    from prove.spec import HELP, TrainSpec
+
+    for f in reversed(fields(TrainSpec)):
+        kind = {int: int, float: float}.get(type(f.default), str)
+        func = click.option(f"--{f.name.replace('_', '-')}", f.name, type=kind, default=f.default,
+                            show_default=True, help=HELP[f.name])(func)
+    return func
+
+
+@cli.command("train")
+@spec_options
+@click.option("--force", is_flag=True, default=False, help="Train again even if a finished run has this spec.")
+@click.option("--experiment", default="prove", show_default=True, help="MLflow experiment name.")
+def train_command(force: bool, experiment: str, **options) -> None:
+    """Train one model; logged to MLflow, resumable, skipped when already done."""
+    from prove.spec import TrainSpec
+
+    spec = TrainSpec.create(**options)  # validates before anything heavy is imported
+    from prove.engine import TrainingInterrupted
+    from prove.train import exit_code_for, train
+
+    try:
+        outcome = train(spec, force=force, experiment=experiment)
+    except TrainingInterrupted as exc:
+        sys.exit(exit_code_for(exc))
+    click.echo(outcome.run_id)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     cli.main(args=list(argv) if argv is not None else None, prog_name="prove")
 

@@ -13,9 +13,12 @@ import pytest
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_environment(tmp_path_factory):
     base = tmp_path_factory.mktemp("prove-env")
-    old = {k: os.environ.get(k) for k in ("PROVE_CACHE_DIR", "MLFLOW_TRACKING_URI")}
+    keys = ("PROVE_CACHE_DIR", "MLFLOW_TRACKING_URI", "PROVE_WORK_DIR", "PROVE_NUM_WORKERS")
+    old = {k: os.environ.get(k) for k in keys}
     os.environ["PROVE_CACHE_DIR"] = str(base / "cache")
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{base / 'mlflow.db'}"
+    os.environ["PROVE_WORK_DIR"] = str(base / "work_dirs")
+    os.environ["PROVE_NUM_WORKERS"] = "0"  # tests that need workers set it themselves
     yield
     for key, value in old.items():
         if value is None:

@@ -29,7 +29,8 @@ def options_of(command: click.Command) -> dict[str, click.Option]:
     return {
         max(p.opts, key=len).lstrip("-").replace("-", "_"): p
         for p in command.params
-        if isinstance(p, click.Option) and not p.hidden and p.name != "help"
+        # boolean flags (e.g. --force) cannot be passed by MLflow as `--flag {value}`: CLI only
+        if isinstance(p, click.Option) and not p.hidden and p.name != "help" and not p.is_flag
     }
 
 

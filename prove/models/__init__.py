@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import logging
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -40,6 +41,7 @@ class ModelCard:
     pretrained: str | None = None
     tiny: bool = False
     requires: tuple[str, ...] = ()  # see `missing_requirements`
+    recipe: Callable[[], dict] | None = None  # optimizer recipe of inline models (see `train_recipe`)
 
     def missing_requirements(self) -> list[str]:
         return [req for req in self.requires if not REQUIREMENT_CHECKS[req]()]
@@ -116,6 +118,41 @@ def upstream_model_config(card: ModelCard) -> dict:
         return copy.deepcopy(_upstream_model(card.config))
     assert card.inline is not None, f"model card {card.name} declares neither config nor inline"
     return card.inline()
+
+
+@dataclass(frozen=True)
+class TrainRecipe:
+    """The optimizer and LR schedule of a model's zoo config, and the batch size it was tuned for."""
+
+    optim_wrapper: dict
+    lr_power: float
+    lr_eta_min: float
+    base_batch_size: int
+
+
+@lru_cache(maxsize=None)
+def _upstream_config(config: str) -> dict:
+    from mmengine.config import Config
+
+    return Config.fromfile(str(mmseg_config_root() / config)).to_dict()
+
+
+def train_recipe(name: str) -> TrainRecipe:
+    """Optimizer (with paramwise settings), poly-LR power/eta_min and the base batch size
+    (GPUs x per-GPU batch, from the config name, e.g. `8xb1` -> 8) of the model's zoo config."""
+    card = get_model_card(name)
+    if card.config is None:
+        assert card.recipe is not None, f"inline model {name} declares no recipe"
+        return TrainRecipe(**card.recipe())
+    cfg = _upstream_config(card.config)
+    optim = copy.deepcopy(cfg["optim_wrapper"])
+    optim.pop("_delete_", None)
+    poly = [s for s in cfg["param_scheduler"] if s["type"] == "PolyLR"]
+    match = re.search(r"_(\d+)xb(\d+)", card.config)
+    if not poly or not match:
+        raise ValueError(f"cannot read the schedule/batch of {card.config}")
+    return TrainRecipe(optim, float(poly[0].get("power", 1.0)), float(poly[0].get("eta_min", 0.0)),
+                       int(match.group(1)) * int(match.group(2)))
 
 
 def _walk(node: Any, fn: Callable[[dict], None]) -> None:
@@ -244,6 +281,7 @@ __all__ = [
     "list_models",
     "markdown_table",
     "model_config",
+    "train_recipe",
     "register_model",
     "upstream_model_config",
 ]

@@ -74,7 +74,7 @@ register_model(ModelCard(
 
 def _fcn_r18_tiny() -> dict:
     # A CPU-sized CNN from mmseg's own classes: ResNet-18-V1c at 1/4 width, dilated to
-    # output stride 8, one-conv FCN head. ~0.8M params; trains in minutes on 2 cores.
+    # output stride 8, one-conv FCN head. ~0.9M params; trains in minutes on 2 cores.
     norm = dict(type="BN", requires_grad=True)
     return dict(
         type="EncoderDecoder",
@@ -102,10 +102,20 @@ def _fcn_r18_tiny() -> dict:
     )
 
 
+def _fcn_r18_tiny_recipe() -> dict:
+    # AdamW rather than mmseg's SGD 0.01: from scratch on a CPU budget of a few hundred
+    # iterations it converges several times faster (measured on the embedded benchmark).
+    return dict(
+        optim_wrapper=dict(type="OptimWrapper", optimizer=dict(type="AdamW", lr=2e-3, betas=(0.9, 0.999), weight_decay=1e-4)),
+        lr_power=0.9, lr_eta_min=1e-5, base_batch_size=8,
+    )
+
+
 register_model(ModelCard(
     name="fcn_r18-tiny",
     family="fcn",
-    description="FCN on a quarter-width ResNet-18-V1c (~0.8M params): the demo/test CNN",
+    description="FCN on a quarter-width ResNet-18-V1c (~0.9M params): the demo/test CNN",
     inline=_fcn_r18_tiny,
+    recipe=_fcn_r18_tiny_recipe,
     tiny=True,
 ))

@@ -1,0 +1,4 @@
+"""MLproject entry point `train`: runs `prove train`."""
+from _run import run
+
+run("train")

@@ -1,0 +1,61 @@
+"""Small artifacts of a training run: checkpoint references and the training-curve plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prove.compat.checkpoint import sidecar_path
+
+
+def checkpoint_references(work_dir: str | Path) -> dict:
+    """Every checkpoint in `work_dir` with its iteration, size and trust record (the files are
+    large, so the run stores where they are and their digests, not copies)."""
+    import json
+
+    work = Path(work_dir)
+    entries = []
+    for path in sorted(work.glob("*.pth")):
+        side = sidecar_path(path)
+        record = json.loads(side.read_text()) if side.is_file() else {}
+        stem = path.stem
+        iteration = int(stem.split("_")[-1]) if stem.startswith("iter_") else None
+        entries.append(dict(path=str(path.resolve()), file=path.name, iteration=iteration,
+                            best="best" in stem, size=path.stat().st_size, sha256=record.get("sha256")))
+    last = work / "last_checkpoint"
+    return dict(work_dir=str(work.resolve()), last=last.read_text().strip() if last.is_file() else None,
+                checkpoints=entries)
+
+
+def plot_training_curves(run_id: str, out: Path) -> Path | None:
+    """Losses and learning rate (left), validation mIoU/aAcc (right) against the iteration."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from prove import tracking
+
+    keys = tracking.client().get_run(run_id).data.metrics.keys()
+    train_keys = sorted(k for k in keys if k.startswith("train/loss"))
+    val_keys = [k for k in ("val/mIoU", "val/aAcc") if k in keys]
+    if not train_keys and not val_keys:
+        return None
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    for key in train_keys:
+        history = tracking.metric_history(run_id, key)
+        left.plot([s for s, _ in history], [v for _, v in history], label=key.removeprefix("train/"), lw=1)
+    left.set_xlabel("iteration")
+    left.set_ylabel("training loss")
+    left.legend(fontsize=8)
+    for key in val_keys:
+        history = tracking.metric_history(run_id, key)
+        right.plot([s for s, _ in history], [v for _, v in history], marker="o", label=key)
+    right.set_xlabel("iteration")
+    right.set_ylabel("validation (%)")
+    right.legend(fontsize=8)
+    fig.suptitle(tracking.client().get_run(run_id).info.run_name)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out

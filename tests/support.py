@@ -1,0 +1,33 @@
+"""Test-only dataset: the ACDC fixture tree read at its own tiny size.
+
+Real ACDC trains around 1920x1080; the fixture images are 32x16, and resizing them to the real
+scale would make every test step 1000x more expensive. `acdc_mini` is ACDC's adapter with the
+fixture's geometry. Subprocesses import this module (see `prove_command`) to know it.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from prove.data import DATASETS
+from prove.data.adapters.acdc import ACDC
+from prove.data.base import register_dataset
+
+if "acdc_mini" not in DATASETS:
+
+    @register_dataset("acdc_mini")
+    class MiniACDC(ACDC):
+        scale = (32, 16)
+        crop_size = (16, 16)
+
+
+def prove_command(*args: str) -> list[str]:
+    """argv that runs `prove ARGS` in a subprocess that knows the test dataset."""
+    code = "import tests.support; from prove.cli import main; import sys; main(sys.argv[1:])"
+    return [sys.executable, "-c", code, *args]
+
+
+if __name__ == "__main__":  # `python -m tests.support ARGS` == `prove ARGS` (for torchrun)
+    from prove.cli import main
+
+    main(sys.argv[1:])

@@ -1,0 +1,107 @@
+"""TrainSpec: validation at the edge, canonical names, identity hash, params round trip."""
+
+import pytest
+
+from prove.errors import ProveError
+from prove.spec import HELP, TrainSpec
+
+
+def test_defaults_are_valid_and_every_field_has_help():
+    spec = TrainSpec.create()
+    assert spec == TrainSpec.create(**{})
+    from dataclasses import fields
+
+    assert {f.name for f in fields(TrainSpec)} == set(HELP)
+
+
+def test_names_are_canonicalised():
+    spec = TrainSpec.create(dataset="IDD-AW", stage="S2", model="PSPNet_R50-D8", strategy="GEN_Random_Noise+STD_CutMix",
+                            aux_loss="Focal", pretrained="True")
+    assert (spec.dataset, spec.stage, spec.model, spec.strategy, spec.aux_loss, spec.pretrained) == (
+        "iddaw", "s2", "pspnet_r50", "gen_random_noise+std_cutmix", "focal", "true")
+
+
+def test_ratio_is_one_without_generated_images():
+    assert TrainSpec.create(strategy="baseline", ratio=0.3).ratio == 1.0
+    assert TrainSpec.create(strategy="gen_random_noise", ratio=0.25).ratio == 0.25
+
+
+@pytest.mark.parametrize(
+    "field,value,needle",
+    [
+        ("strategy", "std_cutmx", "std_cutmix"),
+        ("strategy", "gen_nonexistent", "random_noise"),
+        ("strategy", "gen_a+gen_b", "cannot parse"),
+        ("model", "segformer_mit-b9", "segformer_mit-b3"),
+        ("dataset", "kitti", "cityscapes"),
+        ("ratio", 1.5, "0..1"),
+        ("ratio", -0.1, "0..1"),
+        ("ratio", "half", "number"),
+        ("aux_loss", "dice", "lovasz, boundary, focal"),
+        ("main_loss", "focal", "ce, lovasz"),
+        ("stage", "s3", "s1, s2, cg"),
+        ("pretrained", "/nonexistent/ckpt.pth", "existing checkpoint"),
+        ("max_iters", 0, ">= 1"),
+        ("batch_size", "eight", "integer"),
+        ("crop_size", "512", "HxW"),
+        ("lr", "-1", "positive"),
+        ("precision", "fp16", "fp32, tf32, bf16"),
+    ],
+)
+def test_bad_values_name_the_value_and_the_accepted_ones(field, value, needle):
+    with pytest.raises(ProveError) as info:
+        TrainSpec.create(**{field: value})
+    assert str(value) in str(info.value) and needle in str(info.value)
+
+
+def test_manifest_rules(tmp_path):
+    with pytest.raises(ProveError, match="manifest not found"):
+        TrainSpec.create(strategy="gen_random_noise", manifest=str(tmp_path / "missing.csv"))
+    with pytest.raises(ProveError, match="uses no generated images"):
+        (tmp_path / "m.csv").write_text("x")
+        TrainSpec.create(strategy="baseline", manifest=str(tmp_path / "m.csv"))
+    with pytest.raises(ProveError, match="external generator 'cycleGAN'.*manifest"):
+        TrainSpec.create(strategy="gen_cyclegan")
+
+
+def test_unknown_option_is_an_error():
+    with pytest.raises(ProveError, match="unknown train option"):
+        TrainSpec.create(ratoi=0.5)
+
+
+def test_identity_hash_ignores_execution_fields_and_follows_identity(tmp_path):
+    base = TrainSpec.create()
+    same = TrainSpec.create(data_root=str(tmp_path), work_dir="elsewhere", checkpoint_interval=7, eval_interval=3)
+    assert base.spec_hash() == same.spec_hash()
+    for change in (dict(seed=1), dict(ratio=0.3, strategy="gen_random_noise"), dict(aux_loss="lovasz"),
+                   dict(max_iters=10), dict(pretrained="true"), dict(crop_size="64x64")):
+        assert TrainSpec.create(**change).spec_hash() != base.spec_hash(), change
+
+
+def test_checkpoint_identity_is_its_content(tmp_path):
+    a, b = tmp_path / "a.pth", tmp_path / "b.pth"
+    a.write_bytes(b"weights")
+    b.write_bytes(b"weights")
+    assert TrainSpec.create(pretrained=str(a)).spec_hash() == TrainSpec.create(pretrained=str(b)).spec_hash()
+    b.write_bytes(b"other")
+    assert TrainSpec.create(pretrained=str(a)).spec_hash() != TrainSpec.create(pretrained=str(b)).spec_hash()
+
+
+def test_params_round_trip():
+    spec = TrainSpec.create(stage="s2", strategy="gen_random_noise+std_mixup", ratio=0.25, aux_loss="boundary",
+                            seed=3, crop_size="64x128", lr="0.001")
+    params = spec.to_params()
+    assert all(isinstance(v, str) for v in params.values())
+    assert TrainSpec.from_params({**params, "resolved.lr": "1"}) == spec
+
+
+def test_run_name_reads_like_the_users_names():
+    spec = TrainSpec.create(dataset="bdd10k", model="segformer_mit-b3", strategy="gen_random_noise", ratio=0.5,
+                            aux_loss="lovasz", pretrained="true")
+    assert spec.run_name == "s1/bdd10k/segformer_mit-b3/gen_random_noise@0.5+lovasz"
+    assert TrainSpec.create().run_name == "s1/weather_bench/fcn_r18-tiny/baseline+scratch"
+
+
+def test_cg_needs_cityscapes():
+    with pytest.raises(ProveError, match="cityscapes"):
+        TrainSpec.create(stage="cg")
