@@ -29,7 +29,7 @@ def main() -> None:
     os.environ.setdefault("PROVE_WORK_DIR", str(tmp / "work_dirs"))
 
     from prove.data.domains import DOMAINS
-    from prove.evaluate import evaluate, load_model, evaluation_dataset
+    from prove.inference import evaluate, load_model, evaluation_dataset
     from prove.spec import TrainSpec
     from prove.train import train
 

@@ -124,6 +124,31 @@ def train_command(force: bool, experiment: str, **options) -> None:
     click.echo(outcome.run_id)
 
 
+@cli.command("test")
+@click.option("--run-id", default="", help="Training run to test (default: the finished run of the spec given by the options below).")
+@click.option("--checkpoint", default="last", show_default=True, help="last, best, all, or an iteration number.")
+@click.option("--test-dataset", default="", help="Test set (any registered dataset; default: the training dataset).")
+@click.option("--test-split", default="", help="Split to test on (default: test where the dataset has one, else val).")
+@click.option("--test-data-root", default="", help="Root of the test dataset (default: its env var / the training root).")
+@click.option("--test-domain-csv", default="", help="image,domain CSV for a test set without weather tags.")
+@click.option("--samples", default=4, show_default=True, type=int, help="Sample predictions saved as PNGs.")
+@click.option("--eval-batch-size", default=4, show_default=True, type=int, help="Images per inference batch.")
+@spec_options
+@click.option("--force", is_flag=True, default=False, help="Evaluate again and replace an existing result.")
+@click.option("--experiment", default="prove", show_default=True, help="MLflow experiment name.")
+def test_command(run_id, checkpoint, test_dataset, test_split, test_data_root, test_domain_csv, samples,
+                 eval_batch_size, force, experiment, **options) -> None:
+    """Evaluate a training run per domain and per class; one result per (run, test set, checkpoint)."""
+    from prove.spec import TrainSpec
+
+    spec = None if run_id else TrainSpec.create(**options)
+    from prove.evaluate import outcome_json, test
+
+    outcomes = test(run_id or None, spec, checkpoint, test_dataset, test_split, test_data_root, test_domain_csv,
+                    force, samples, eval_batch_size, experiment)
+    click.echo(outcome_json(outcomes))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     cli.main(args=list(argv) if argv is not None else None, prog_name="prove")
 

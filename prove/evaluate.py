@@ -1,81 +1,253 @@
-"""One pass over a test split: predictions -> confusion matrices per domain (and overall).
+"""`prove test`: evaluate a finished training run's checkpoint(s) on a test set, once.
 
-This is the evaluation core; `prove test` (tracking, checkpoints, artifacts) builds on it.
-Predictions come from the model's own mmseg inference (`test_step`, resized back to the
-original image size); labels come through the dataset adapter at their original size, with
-ignore and invalid pixels excluded.
+One test run per (training run, test set, checkpoint), keyed by the tag `prove.test_key`;
+the same key again reuses the finished result (`force` evaluates again and replaces it), so a
+result can never be counted twice. Everything that can be wrong with the request (unknown
+run, unfinished training, missing checkpoint, unknown or unlabelled test set) is checked
+before anything is written.
+
+Metric names: docs/test.md.
 """
 
 from __future__ import annotations
 
+import json
+import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
+import click
 import numpy as np
 
-from prove.compat import install
+from prove import tracking
+from prove.data import DATASETS
+from prove.data.labels import CLASSES
+from prove.errors import ProveError
+from prove.metrics import ALL
+from prove.spec import TrainSpec
 
-install()
-
-import torch  # noqa: E402
-from mmengine.config import Config  # noqa: E402
-from mmengine.dataset import pseudo_collate  # noqa: E402
-from mmseg.registry import DATASETS as MMSEG_DATASETS  # noqa: E402
-from mmseg.registry import MODELS  # noqa: E402
-
-import prove.data.mmseg_dataset  # noqa: E402,F401  (ProveSegDataset, LoadDatasetLabel)
-import prove.losses  # noqa: E402,F401
-import prove.strategies.mixing  # noqa: E402,F401
-from prove.compat.checkpoint import load_checkpoint_file  # noqa: E402
-from prove.config import eval_pipeline  # noqa: E402
-from prove.metrics import DomainConfusion  # noqa: E402
+TEST_KEY = "prove.test_key"
+TRAIN_RUN = "prove.train_run_id"
+CHECKPOINT_CHOICES = "last, best, all, or an iteration number"
 
 
-def evaluation_dataset(dataset: str, split: str, root: str | None = None, domain_csv: str | None = None,
-                 domains: list[str] | None = None):
-    return MMSEG_DATASETS.build(dict(
-        type="ProveSegDataset", pipeline=eval_pipeline(dataset), test_mode=True,
-        source=dict(kind="split", dataset=dataset, root=root, domain_csv=domain_csv, split=split, domains=domains),
-    ))
+@dataclass(frozen=True)
+class TestRequest:
+    train_run_id: str
+    test_dataset: str
+    test_split: str
+    test_root: str
+    test_domain_csv: str
+    checkpoints: tuple[tuple[int, str], ...]  # (iteration, path)
+    spec: TrainSpec
+    work_dir: str
+
+    def key(self, iteration: int) -> str:
+        return f"{self.train_run_id}/{self.test_dataset}/{self.test_split}/iter_{iteration}"
 
 
-def load_model(config_path: str | Path, checkpoint: str | Path, device: str = "cpu"):
-    """The model of a training run's resolved config with a checkpoint's weights, in eval mode."""
-    cfg = Config.fromfile(str(config_path))
-    model_cfg = dict(cfg.model)
-    if model_cfg.get("type") == "MixLossEncoderDecoder":  # mixing only matters for training
-        model_cfg["type"] = "EncoderDecoder"
-        pre = dict(model_cfg["data_preprocessor"])
-        for key in ("mix", "prob", "alpha"):
-            pre.pop(key, None)
-        pre["type"] = "SegDataPreProcessor"
-        model_cfg["data_preprocessor"] = pre
-    model_cfg["pretrained"] = None
-    model_cfg["backbone"] = {k: v for k, v in model_cfg["backbone"].items() if k != "init_cfg"}
-    model = MODELS.build(model_cfg)
-    state = load_checkpoint_file(checkpoint, map_location="cpu")
-    model.load_state_dict(state.get("state_dict", state))
-    return model.to(device).eval()
+@dataclass(frozen=True)
+class TestOutcome:
+    run_id: str
+    iteration: int
+    action: str  # evaluated | reused
+    results: dict
 
 
-def predictions(model, dataset, batch_size: int = 4, device: str = "cpu") -> Iterator[tuple[dict, np.ndarray, np.ndarray]]:
-    """(metainfo, prediction, label) per image, labels at original size (255 = ignore)."""
-    for start in range(0, len(dataset), batch_size):
-        batch = pseudo_collate([dataset[i] for i in range(start, min(start + batch_size, len(dataset)))])
-        with torch.no_grad():
-            outputs = model.test_step(batch)
-        for sample in outputs:
-            pred = sample.pred_sem_seg.data.squeeze(0).cpu().numpy()
-            label = sample.gt_sem_seg.data.squeeze(0).cpu().numpy()
-            yield sample.metainfo, pred, label
+def metric_name(name: str) -> str:
+    """MLflow-safe metric key part: class names with spaces -> underscores."""
+    return re.sub(r"[^A-Za-z0-9_./-]", "_", name)
 
 
-def evaluate(model, dataset, batch_size: int = 4, device: str = "cpu",
-             on_image: Callable[[dict, np.ndarray, np.ndarray], None] | None = None) -> DomainConfusion:
-    """Accumulate confusion per domain and overall in one pass over `dataset`."""
-    confusion = DomainConfusion()
-    for meta, pred, label in predictions(model, dataset, batch_size, device):
-        confusion.add(meta.get("domain", "unknown"), pred, label)
-        if on_image is not None:
-            on_image(meta, pred, label)
-    return confusion
+def find_training_run(run_id: str | None, spec: TrainSpec | None, experiment: str | None):
+    client = tracking.client()
+    if run_id:
+        try:
+            run = client.get_run(run_id)
+        except Exception:
+            raise ProveError(f"unknown run id {run_id!r}: no such run in {tracking.mlflow.get_tracking_uri()}") from None
+    else:
+        assert spec is not None
+        found = [r for r in tracking.find_train_runs(tracking.experiment_id(experiment), spec.spec_hash())
+                 if r.status == "FINISHED"]
+        if not found:
+            raise ProveError(f"no finished training run for spec {spec.spec_hash()} ({spec.run_name}); train it first")
+        run = client.get_run(found[0].run_id)
+    if run.data.tags.get(tracking.KIND) != "train":
+        raise ProveError(f"run {run.info.run_id} is not a training run (kind={run.data.tags.get(tracking.KIND)!r})")
+    if run.info.status != "FINISHED":
+        raise ProveError(f"training run {run.info.run_id} is {run.info.status}, not FINISHED; finish (resume) it first")
+    return run
+
+
+def available_checkpoints(work_dir: str) -> dict[int, str]:
+    work = Path(work_dir)
+    found = {}
+    for path in work.glob("iter_*.pth"):
+        found[int(path.stem.split("_")[-1])] = str(path)
+    return dict(sorted(found.items()))
+
+
+def select_checkpoints(work_dir: str, which: str) -> tuple[tuple[int, str], ...]:
+    if not Path(work_dir).is_dir():
+        raise ProveError(f"the training run's work folder {work_dir} is missing (checkpoints moved or deleted?)")
+    available = available_checkpoints(work_dir)
+    if not available:
+        raise ProveError(f"no checkpoints in {work_dir}")
+    which = str(which).strip().lower()
+    if which == "all":
+        return tuple(available.items())
+    if which == "last":
+        last = max(available)
+        return ((last, available[last]),)
+    if which == "best":
+        best = sorted(Path(work_dir).glob("best_*iter_*.pth"))
+        if not best:
+            raise ProveError(f"no best checkpoint in {work_dir} (was validation run?); use last or an iteration")
+        iteration = int(best[-1].stem.split("_")[-1])
+        return ((iteration, str(best[-1])),)
+    if which.isdigit() and int(which) in available:
+        return ((int(which), available[int(which)]),)
+    raise ProveError(f"invalid checkpoint {which!r}: accepted {CHECKPOINT_CHOICES}; iterations saved: "
+                     f"{', '.join(map(str, available))}")
+
+
+def build_request(run_id: str | None, spec: TrainSpec | None, checkpoint: str, test_dataset: str, test_split: str,
+                  test_data_root: str, test_domain_csv: str, experiment: str | None) -> TestRequest:
+    from prove.data.mmseg_dataset import open_adapter
+
+    run = find_training_run(run_id, spec, experiment)
+    train_spec = TrainSpec.from_params(run.data.params)
+    dataset = DATASETS.canonical(test_dataset) if test_dataset else train_spec.dataset
+    same = dataset == train_spec.dataset
+    root = test_data_root or (run.data.params.get("data_root", "") if same else "")
+    domain_csv = test_domain_csv or (train_spec.domain_csv if same else "")
+    adapter = open_adapter(dataset, root or None, domain_csv or None)
+    split = test_split or ("test" if "test" in adapter.splits else "val")
+    if split not in adapter.splits:
+        raise ProveError(f"test set {dataset!r} has no labelled split {split!r}; accepted: {', '.join(adapter.splits)}")
+    adapter.samples(split)  # fails clearly when the split is empty or malformed
+    work_dir = run.data.tags.get(tracking.WORK_DIR, "")
+    return TestRequest(run.info.run_id, dataset, split, str(adapter.root), str(adapter.domain_csv or ""),
+                       select_checkpoints(work_dir, checkpoint), train_spec, work_dir)
+
+
+def existing_results(key: str) -> list:
+    client = tracking.client()
+    exp_ids = [e.experiment_id for e in client.search_experiments()]
+    return client.search_runs(exp_ids, filter_string=f"tags.`{TEST_KEY}` = '{key}' and tags.`{tracking.KIND}` = 'test'")
+
+
+def results_table(results: dict[str, dict]) -> "pd.DataFrame":  # noqa: F821
+    """Tidy per-domain x per-class table: one row per (domain, class) plus summary columns."""
+    import pandas as pd
+
+    rows = []
+    for domain, r in results.items():
+        for c, name in enumerate(CLASSES):
+            rows.append(dict(domain=domain, cls=name, IoU=r["IoU"][c], Acc=r["Acc"][c], images=r["images"],
+                             domain_mIoU=r["mIoU"], domain_aAcc=r["aAcc"], domain_mAcc=r["mAcc"],
+                             domain_fwIoU=r["fwIoU"]))
+    return pd.DataFrame(rows).rename(columns={"cls": "class"})
+
+
+def result_metrics(results: dict[str, dict]) -> dict[str, float]:
+    """The MLflow metrics of one result (schema in docs/test.md)."""
+    metrics = {}
+    for domain, r in results.items():
+        prefix = "test" if domain == ALL else f"test/{domain}"
+        for key in ("mIoU", "aAcc", "mAcc", "fwIoU"):
+            metrics[f"{prefix}/{key}"] = float(r[key])
+    overall = results[ALL]
+    for c, name in enumerate(CLASSES):
+        for key in ("IoU", "Acc"):
+            value = overall[key][c]
+            if not np.isnan(value):
+                metrics[f"test/{key}/{metric_name(name)}"] = float(value)
+    return {k: v for k, v in metrics.items() if not np.isnan(v)}
+
+
+def run_test(request: TestRequest, iteration: int, checkpoint: str, force: bool, samples: int,
+             batch_size: int, experiment: str | None) -> TestOutcome:
+    key = request.key(iteration)
+    previous = [r for r in existing_results(key) if r.info.status == "FINISHED"]
+    if previous and not force:
+        click.echo(f"already tested: run {previous[0].info.run_id} ({key})", err=True)
+        return TestOutcome(previous[0].info.run_id, iteration, "reused", dict(previous[0].data.metrics))
+
+    from prove.inference import evaluate, evaluation_dataset, load_model
+    from prove.test_artifacts import SampleCollector, write_artifacts
+
+    import torch
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dataset = evaluation_dataset(request.test_dataset, request.test_split, request.test_root or None,
+                                 request.test_domain_csv or None)
+    model = load_model(Path(request.work_dir) / "config.py", checkpoint, device)
+    collector = SampleCollector(samples)
+    click.echo(f"testing {request.spec.run_name} iter {iteration} on {request.test_dataset}/{request.test_split} "
+               f"({len(dataset)} images)", err=True)
+    confusion = evaluate(model, dataset, batch_size=batch_size, device=device, on_image=collector)
+    results = confusion.results()
+
+    # nothing is written before here: a failure above leaves the store untouched
+    spec = request.spec
+    params = {**spec.to_params(), "test_dataset": request.test_dataset, "test_split": request.test_split,
+              "checkpoint_iter": str(iteration), "checkpoint": checkpoint, "train_run_id": request.train_run_id}
+    tags = {tracking.KIND: "test", TEST_KEY: key, TRAIN_RUN: request.train_run_id,
+            tracking.SPEC_HASH: spec.spec_hash(), "prove.family": _family(spec)}
+    name = f"test:{spec.run_name}@{request.test_dataset}/{request.test_split}#{iteration}"
+    exp_id = tracking.experiment_id(experiment)
+    run_id = tracking.create_run(exp_id, name, tags, params)
+    try:
+        from mlflow.entities import Metric
+        import time as _time
+
+        now = int(_time.time() * 1000)
+        tracking.log_metrics(run_id, [Metric(k, v, now, iteration) for k, v in result_metrics(results).items()])
+        out = Path(request.work_dir) / "tests" / f"{request.test_dataset}-{request.test_split}-iter_{iteration}"
+        for path in write_artifacts(out, results, confusion.matrices, collector, results_table(results)):
+            tracking.log_artifact(run_id, path)
+        tracking.log_metrics(request.train_run_id, [
+            Metric(f"test.{request.test_dataset}.{request.test_split}/mIoU", float(results[ALL]["mIoU"]), now, iteration)])
+    except BaseException:
+        tracking.end_run(run_id, "FAILED")
+        tracking.client().delete_run(run_id)  # a half-written result must not be counted
+        raise
+    tracking.end_run(run_id, "FINISHED")
+    for old in previous:  # --force: the new result replaces the old one
+        tracking.client().delete_run(old.info.run_id)
+    click.echo(summary_table(results), err=True)
+    click.echo(f"mIoU {results[ALL]['mIoU']:.2f} on {request.test_dataset}/{request.test_split} "
+               f"(iter {iteration}); run {run_id}", err=True)
+    return TestOutcome(run_id, iteration, "evaluated", result_metrics(results))
+
+
+def summary_table(results: dict[str, dict]) -> str:
+    """Per-domain mIoU/mAcc/aAcc as aligned text, overall last."""
+    lines = [f"  {'domain':<10} {'images':>6} {'mIoU':>6} {'mAcc':>6} {'aAcc':>6}"]
+    for domain in sorted(results, key=lambda d: (d == ALL, d)):
+        r = results[domain]
+        lines.append(f"  {domain:<10} {r['images']:>6} {r['mIoU']:>6.2f} {r['mAcc']:>6.2f} {r['aAcc']:>6.2f}")
+    return "\n".join(lines)
+
+
+def _family(spec: TrainSpec) -> str:
+    from prove.strategies import parse_strategy
+
+    return parse_strategy(spec.strategy).family
+
+
+def test(run_id: str | None = None, spec: TrainSpec | None = None, checkpoint: str = "last", test_dataset: str = "",
+         test_split: str = "", test_data_root: str = "", test_domain_csv: str = "", force: bool = False,
+         samples: int = 4, batch_size: int = 4, experiment: str | None = None) -> list[TestOutcome]:
+    if not run_id and spec is None:
+        raise ProveError("say which training to test: a run id, or the training options of its spec")
+    request = build_request(run_id, spec, checkpoint, test_dataset, test_split, test_data_root, test_domain_csv,
+                            experiment)
+    return [run_test(request, it, path, force, samples, batch_size, experiment) for it, path in request.checkpoints]
+
+
+def outcome_json(outcomes: list[TestOutcome]) -> str:
+    return json.dumps([dict(run_id=o.run_id, iteration=o.iteration, action=o.action,
+                            mIoU=o.results.get("test/mIoU")) for o in outcomes])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mmengine.hooks import Hook
+
 from prove.compat.checkpoint import sidecar_path
 
 
@@ -59,3 +61,36 @@ def plot_training_curves(run_id: str, out: Path) -> Path | None:
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
+
+
+def pretrained_report(model, source: str) -> dict:
+    """Which backbone weights a pretrained checkpoint provided: matched, missing, unexpected.
+
+    Mirrors what MMEngine/mmseg do when loading (`state_dict` entry if present, `module.`
+    prefixes removed, non-strict load into the backbone), so the report says what the model
+    really got.
+    """
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    checkpoint = CheckpointLoader.load_checkpoint(source, map_location="cpu")
+    state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else checkpoint
+    provided = {k.removeprefix("module.").removeprefix("backbone.") for k in state}
+    backbone = model.module.backbone if hasattr(model, "module") else model.backbone
+    expected = set(backbone.state_dict())
+    return dict(source=source, matched=len(expected & provided), missing_keys=sorted(expected - provided),
+                unexpected_keys=sorted(provided - expected))
+
+
+class PretrainedReportHook(Hook):
+    """After MMEngine initialised the weights, record what the pretrained checkpoint supplied."""
+
+    priority = "LOW"
+
+    def __init__(self, source: str, out_path: str):
+        self.source, self.out_path, self.report = source, Path(out_path), None
+
+    def before_train(self, runner) -> None:
+        import json
+
+        self.report = pretrained_report(runner.model, self.source)
+        self.out_path.write_text(json.dumps(self.report, indent=1))

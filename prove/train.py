@@ -101,6 +101,25 @@ def ensure_generated(generator: str, adapter, domains) -> Path:
                     source_domains=sources, progress=True)
 
 
+def fetch_pretrained(spec: TrainSpec) -> None:
+    """With pretrained=true, fetch the zoo's ImageNet weights now (cached by torch.hub), so an
+    unreachable URL is a clear error before any run exists, not a crash inside the Runner."""
+    if spec.pretrained != "true":
+        return
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    from prove.models import get_model_card
+
+    url = get_model_card(spec.model).pretrained
+    try:
+        CheckpointLoader.load_checkpoint(url, map_location="cpu")
+    except Exception as exc:  # network errors come in many types
+        raise ProveError(
+            f"could not fetch the ImageNet weights of {spec.model} ({url}): {str(exc).splitlines()[0][:200]}. "
+            f"Download them where there is network and pass pretrained=<path>, or use pretrained=false"
+        ) from None
+
+
 def _launcher() -> str:
     return "pytorch" if int(os.environ.get("WORLD_SIZE", "1")) > 1 else "none"
 
@@ -179,6 +198,8 @@ def train(spec: TrainSpec, force: bool = False, experiment: str | None = None, e
     # -- 1. validate everything (nothing written yet) ------------------------------------
     check_available(spec.model)
     resolved_precision(spec, cuda)
+    if rank == 0:
+        fetch_pretrained(spec)
     spec_hash = spec.spec_hash()
     plan = prepare_data(spec) if rank == 0 else None
     plan = _broadcast(plan)
@@ -224,6 +245,14 @@ def train(spec: TrainSpec, force: bool = False, experiment: str | None = None, e
     runner.register_hook(audit, priority="HIGHEST")
     runner.register_hook(stopper)
     runner.register_hook(ProgressHook(spec.run_name, spec.max_iters))
+    pretrained = None
+    if spec.pretrained != "false":
+        from prove.models import get_model_card
+        from prove.reports import PretrainedReportHook
+
+        source = get_model_card(spec.model).pretrained if spec.pretrained == "true" else spec.pretrained
+        pretrained = PretrainedReportHook(source, str(Path(work_dir) / "pretrained_load.json"))
+        runner.register_hook(pretrained, priority="LOW")
     for hook in extra_hooks:
         runner.register_hook(hook)
     tracker = tracking.TrackingHook(run_id) if rank == 0 else None
@@ -233,15 +262,15 @@ def train(spec: TrainSpec, force: bool = False, experiment: str | None = None, e
     try:
         runner.train()
     except TrainingInterrupted as exc:
-        _finish(rank, run_id, "KILLED", work_dir, audit, tracker, runner)
+        _finish(rank, run_id, "KILLED", work_dir, audit, tracker, pretrained)
         _echo(f"{exc}; run {run_id} marked KILLED; run the same command to resume")
         raise
     except BaseException:
-        _finish(rank, run_id, "FAILED", work_dir, audit, tracker, runner)
+        _finish(rank, run_id, "FAILED", work_dir, audit, tracker, pretrained)
         raise
     finally:
         stopper.restore()
-    _finish(rank, run_id, "FINISHED", work_dir, audit, tracker, runner)
+    _finish(rank, run_id, "FINISHED", work_dir, audit, tracker, pretrained)
     _echo(f"finished run {run_id} ({spec.run_name}); checkpoints in {work_dir}")
     return TrainOutcome(run_id, "resumed" if action == "resume" else "trained", work_dir, spec_hash)
 
@@ -273,7 +302,7 @@ def _log_inputs(run_id: str, spec: TrainSpec, plan: DataPlan) -> None:
         tracking.log_dataset(run_id, manifest_provenance(manifest).to_mlflow(), "train_generated")
 
 
-def _finish(rank: int, run_id: str, status: str, work_dir: str, audit, tracker, runner) -> None:
+def _finish(rank: int, run_id: str, status: str, work_dir: str, audit, tracker, pretrained) -> None:
     if rank != 0:
         return
     from prove.reports import checkpoint_references, plot_training_curves
@@ -285,6 +314,13 @@ def _finish(rank: int, run_id: str, status: str, work_dir: str, audit, tracker, 
             tracking.log_artifact(run_id, composition)
         if audit.report is not None:
             tracking.log_artifact(run_id, audit.out_path)
+        if pretrained is not None and pretrained.report is not None:
+            tracking.log_artifact(run_id, pretrained.out_path)
+            tracking.log_params(run_id, {
+                "pretrained.matched_keys": str(pretrained.report["matched"]),
+                "pretrained.missing_keys": str(len(pretrained.report["missing_keys"])),
+                "pretrained.unexpected_keys": str(len(pretrained.report["unexpected_keys"])),
+            })
         tracking.log_artifact(run_id, Path(work_dir) / "config.py")
         refs = tracking.write_json(Path(work_dir) / "checkpoints.json", checkpoint_references(work_dir))
         tracking.log_artifact(run_id, refs)

@@ -49,3 +49,13 @@ def write_tiny_segmentation_folder(root: Path, count: int = 4, size: int = 32, s
 @pytest.fixture
 def tiny_seg_folder(tmp_path) -> Path:
     return write_tiny_segmentation_folder(tmp_path / "data")
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_follows_the_environment():
+    """mlflow.set_tracking_uri() is process-global and outranks MLFLOW_TRACKING_URI; reset it
+    after each test so a test's private store never leaks into the next test."""
+    yield
+    import mlflow
+
+    mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])

@@ -216,3 +216,20 @@ def test_torchrun_two_processes_log_one_run_with_the_same_spec_hash(tmp_path, ac
     (work,) = (tmp_path / "w").iterdir()
     audit = json.loads((work / "pipeline_audit.json").read_text())
     assert audit["observed"]["sampler"]["world_size"] == 2
+
+
+def test_pretrained_checkpoint_is_loaded_and_what_it_provided_is_logged(store, acdc, tmp_path):
+    from prove.models import build_model
+
+    backbone = build_model("fcn_r18-tiny", crop_size=(16, 16)).backbone.state_dict()
+    del backbone["layer4.1.conv2.weight"]  # missing from the checkpoint
+    backbone["extra.weight"] = torch.zeros(1)  # not in the model
+    path = tmp_path / "imagenet_r18_tiny.pth"
+    torch.save({"state_dict": backbone}, path)
+    result = invoke(*FAST, "--data-root", str(acdc), "--max-iters", "2", "--pretrained", str(path))
+    assert result.exit_code == 0, result.output
+    run = all_runs(store)[0]
+    assert run.data.params["pretrained.missing_keys"] == "1" and run.data.params["pretrained.unexpected_keys"] == "1"
+    report = json.loads(Path(store.download_artifacts(run.info.run_id, "pretrained_load.json")).read_text())
+    assert report["missing_keys"] == ["layer4.1.conv2.weight"] and report["unexpected_keys"] == ["extra.weight"]
+    assert not run.info.run_name.endswith("+scratch")

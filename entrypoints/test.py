@@ -1,0 +1,4 @@
+"""MLproject entry point `test`: runs `prove test`."""
+from _run import run
+
+run("test")
