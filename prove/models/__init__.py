@@ -236,7 +236,10 @@ def build_model(name: str, **kwargs):
     install()
     from mmseg.registry import MODELS as MMSEG_MODELS
 
-    model = MMSEG_MODELS.build(model_config(name, **kwargs))
+    from mmengine.config import ConfigDict
+
+    # ConfigDict, as in a config file: mmseg reads test_cfg by attribute (`test_cfg.mode`)
+    model = MMSEG_MODELS.build(ConfigDict(model_config(name, **kwargs)))
     with quiet_mmengine():  # init_weights logs one INFO block per parameter
         model.init_weights()
     return model

@@ -38,7 +38,9 @@ def test_model_trains_one_step_on_cpu(name):
     model.eval()
     with torch.no_grad():
         logits = model(torch.zeros(1, 3, 64, 64), mode="tensor")
+        predicted = model.test_step(random_batch(size=64, batch=1))  # mmseg's inference path (test_cfg)
     assert logits.shape[1] == 19
+    assert predicted[0].pred_sem_seg.data.shape[-2:] == (64, 64)
 
 
 @pytest.mark.parametrize("name", list_models())
