@@ -1,4 +1,5 @@
 """MLproject entry point `doctor`: runs `prove doctor`."""
 from _run import run
 
-run("doctor")
+if __name__ == "__main__":  # data generation uses spawned worker processes, which re-import this file
+    run("doctor")

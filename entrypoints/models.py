@@ -1,4 +1,5 @@
 """MLproject entry point `models`: runs `prove models`."""
 from _run import run
 
-run("models")
+if __name__ == "__main__":  # data generation uses spawned worker processes, which re-import this file
+    run("models")

@@ -1,4 +1,5 @@
 """MLproject entry point `test`: runs `prove test`."""
 from _run import run
 
-run("test")
+if __name__ == "__main__":  # data generation uses spawned worker processes, which re-import this file
+    run("test")

@@ -1,4 +1,5 @@
 """MLproject entry point `train`: runs `prove train`."""
 from _run import run
 
-run("train")
+if __name__ == "__main__":  # data generation uses spawned worker processes, which re-import this file
+    run("train")

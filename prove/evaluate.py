@@ -245,7 +245,9 @@ def test(run_id: str | None = None, spec: TrainSpec | None = None, checkpoint: s
         raise ProveError("say which training to test: a run id, or the training options of its spec")
     request = build_request(run_id, spec, checkpoint, test_dataset, test_split, test_data_root, test_domain_csv,
                             experiment)
-    return [run_test(request, it, path, force, samples, batch_size, experiment) for it, path in request.checkpoints]
+    outcomes = [run_test(request, it, path, force, samples, batch_size, experiment) for it, path in request.checkpoints]
+    tracking.mark_launcher({TRAIN_RUN: request.train_run_id, "prove.test_run_ids": ",".join(o.run_id for o in outcomes)})
+    return outcomes
 
 
 def outcome_json(outcomes: list[TestOutcome]) -> str:

@@ -140,6 +140,15 @@ def log_dataset(run_id: str, dataset, context: str) -> None:
                                                       tags=[InputTag("mlflow.data.context", context)])])
 
 
+def mark_launcher(links: dict[str, str], own_run: str | None = None) -> None:
+    """`mlflow run` made a run for this process (MLFLOW_RUN_ID). Unless prove adopted it as its
+    own run, tag it `prove.kind=launch` with links to the runs it produced, so analyses that
+    filter on prove.kind never mistake it for a result."""
+    launched = os.environ.get("MLFLOW_RUN_ID")
+    if launched and launched != own_run:
+        set_tags(launched, {KIND: "launch", **links})
+
+
 def end_run(run_id: str, status: str) -> None:
     client().set_terminated(run_id, status=status)
 

@@ -213,7 +213,7 @@ def train(spec: TrainSpec, force: bool = False, experiment: str | None = None, e
     action, run_id, work_dir, exp_id = _broadcast(decision)
     if action == "skip":
         _echo(f"already trained: run {run_id} ({spec.run_name}, spec {spec_hash}); nothing to do")
-        _mark_launcher(run_id)
+        tracking.mark_launcher({"prove.train_run_id": run_id}, own_run=run_id)
         return TrainOutcome(run_id, "skipped", work_dir or "", spec_hash)
     work_dir = work_dir or _work_dir(spec, spec_hash)
     cfg = build_config(spec, plan, work_dir, cuda=cuda, launcher=launcher)
@@ -229,7 +229,7 @@ def train(spec: TrainSpec, force: bool = False, experiment: str | None = None, e
             tracking.set_tags(run_id, {tracking.HEARTBEAT: str(time.time())})
             tracking.client().update_run(run_id, status="RUNNING")
             _echo(f"resuming run {run_id} ({spec.run_name}) from {work_dir}")
-        _mark_launcher(run_id)
+        tracking.mark_launcher({"prove.train_run_id": run_id}, own_run=run_id)
     run_id = _broadcast(run_id)
 
     if cfg["precision"] == "tf32":
@@ -281,13 +281,6 @@ def _broadcast(obj):
     box = [obj]
     broadcast_object_list(box, src=0)
     return box[0]
-
-
-def _mark_launcher(train_run_id: str) -> None:
-    """`mlflow run` made a run for this process; if it is not the training run, say where that is."""
-    launched = os.environ.get("MLFLOW_RUN_ID")
-    if launched and launched != train_run_id:
-        tracking.set_tags(launched, {tracking.KIND: "launch", "prove.train_run_id": train_run_id})
 
 
 def _log_inputs(run_id: str, spec: TrainSpec, plan: DataPlan) -> None:

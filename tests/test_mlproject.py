@@ -73,3 +73,33 @@ def test_conda_env_file_exists_and_installs_the_project():
     conda = yaml.safe_load((ROOT / "conda.yaml").read_text())
     pip = next(d["pip"] for d in conda["dependencies"] if isinstance(d, dict))
     assert "-e ." in pip
+
+
+@pytest.mark.slow
+def test_mlflow_run_train_and_test_entry_points(tmp_path):
+    """The real `mlflow run` path: -P params reach the CLI; the launcher run MLflow makes is
+    tagged as such and points at the training / test runs."""
+    import os
+    import subprocess
+
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PROVE_WORK_DIR": str(tmp_path / "w")}
+    common = ["-P", "max_iters=2", "-P", "eval_interval=2", "-P", "strategy=STD_Minimal", "-P", "batch_size=2"]
+    for entry in ("train", "test"):
+        result = subprocess.run(["mlflow", "run", str(ROOT), "-e", entry, "--env-manager", "local", *common],
+                                env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    client = mlflow.tracking.MlflowClient(uri)
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    by_kind = {}
+    for run in runs:
+        by_kind.setdefault(run.data.tags.get("prove.kind"), []).append(run)
+    (train,) = by_kind["train"]
+    (test,) = by_kind["test"]
+    assert train.data.params["strategy"] == "std_minimal" and train.info.status == "FINISHED"
+    assert test.data.tags["prove.train_run_id"] == train.info.run_id
+    launches = by_kind["launch"]
+    assert len(launches) == 2 and all(r.data.tags["prove.train_run_id"] == train.info.run_id for r in launches)
+    assert None not in by_kind  # every run says what it is

@@ -1,0 +1,90 @@
+"""Where a study stands (planned -> trained -> tested) and how results evolve in training."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from prove.analysis.schema import ALL_DOMAINS, check_domain_value, require_columns
+from prove.errors import ProveError
+
+
+@dataclass
+class Coverage:
+    """`summary`: one row per step (planned, trained, tested) with counts;
+    `planned_not_trained` / `trained_not_tested`: the missing specs, as rows of spec columns."""
+
+    summary: pd.DataFrame
+    planned_not_trained: pd.DataFrame
+    trained_not_tested: pd.DataFrame
+    keys: list
+
+
+def _missing(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    a = left[keys].drop_duplicates()
+    b = right[keys].drop_duplicates()
+    merged = a.merge(b, on=keys, how="left", indicator=True)
+    return merged[merged["_merge"] == "left_only"].drop(columns="_merge").reset_index(drop=True)
+
+
+def coverage(planned: pd.DataFrame, trained: pd.DataFrame, tested: pd.DataFrame,
+             keys: list[str] | None = None) -> Coverage:
+    """Compare the planned specs with the trained runs and the tested results.
+
+    A spec is identified by `keys` (default: every column of `planned`); `trained` and
+    `tested` must have those columns. A spec counts as tested when any result carries it.
+    """
+    keys = list(planned.columns) if keys is None else list(keys)
+    if not keys:
+        raise ProveError("coverage needs at least one spec column")
+    for what, table in (("planned", planned), ("trained", trained), ("tested", tested)):
+        require_columns(table, keys, f"the {what} table")
+    # compare as strings: a seed read as int in one table and str in another is the same spec
+    planned, trained, tested = (t[keys].astype(str) for t in (planned, trained, tested))
+    not_trained = _missing(planned, trained, keys)
+    not_tested = _missing(trained, tested, keys)
+    n_planned = len(planned.drop_duplicates())
+    n_trained = len(trained.drop_duplicates())
+    n_tested = len(tested.drop_duplicates())
+    summary = pd.DataFrame([
+        {"step": "planned", "specs": n_planned, "missing": 0},
+        {"step": "trained", "specs": n_trained, "missing": len(not_trained)},
+        {"step": "tested", "specs": n_tested, "missing": len(not_tested)},
+    ])
+    return Coverage(summary, not_trained, not_tested, keys)
+
+
+def convergence(df: pd.DataFrame, by=("stage", "strategy"), domain: str | None = ALL_DOMAINS,
+                metric: str = "mIoU") -> pd.DataFrame:
+    """Mean metric per `by` and checkpoint_iter, with how many results each mean averages."""
+    by = [by] if isinstance(by, str) else list(by)
+    require_columns(df, [*by, "checkpoint_iter", metric, "domain"], "the result table")
+    if domain is not None:
+        check_domain_value(domain)
+        df = df[df["domain"] == domain]
+    return df.groupby([*by, "checkpoint_iter"], sort=True).agg(
+        **{f"mean_{metric}": (metric, "mean")}, n=(metric, "size")).reset_index()
+
+
+def val_test_gap(val_df: pd.DataFrame, test_df: pd.DataFrame) -> pd.DataFrame:
+    """Per training run and test set: the final validation mIoU (its last logged iteration)
+    beside the test mIoU of the last tested checkpoint (overall domain), and test - val.
+
+    Validation and test numbers are kept in separate columns, never mixed (FIELD_NOTES #8);
+    `same_checkpoint` says whether both come from the same iteration.
+    """
+    require_columns(val_df, ["train_run_id", "checkpoint_iter", "mIoU"], "the validation table")
+    require_columns(test_df, ["train_run_id", "test_dataset", "test_split", "checkpoint_iter", "mIoU", "domain"],
+                    "the test table")
+    val = val_df.sort_values("checkpoint_iter").groupby("train_run_id").tail(1)
+    val = val[["train_run_id", "checkpoint_iter", "mIoU"]].rename(
+        columns={"checkpoint_iter": "val_iter", "mIoU": "val_mIoU"})
+    test = test_df[test_df["domain"] == ALL_DOMAINS].sort_values("checkpoint_iter")
+    test = test.groupby(["train_run_id", "test_dataset", "test_split"]).tail(1)
+    test = test[["train_run_id", "test_dataset", "test_split", "checkpoint_iter", "mIoU"]].rename(
+        columns={"checkpoint_iter": "test_iter", "mIoU": "test_mIoU"})
+    out = test.merge(val, on="train_run_id", how="outer")
+    out["gap"] = out["test_mIoU"] - out["val_mIoU"]
+    out["same_checkpoint"] = out["val_iter"] == out["test_iter"]
+    return out.sort_values(["train_run_id", "test_dataset"], na_position="last").reset_index(drop=True)

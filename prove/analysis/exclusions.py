@@ -1,0 +1,59 @@
+"""Exclusions declared once, with a reason, and reported wherever results are shown.
+
+A broken baseline once had to be removed by hand in several scripts (FIELD_NOTES "What went
+wrong" #7). Here an exclusion is a value: it is applied by one function, and the report it
+returns (what, why, how many rows) travels with every table built from the kept rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import pandas as pd
+
+from prove.errors import ProveError
+
+REPORT_COLUMNS = ("field", "value", "reason", "rows_removed")
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """Remove every row whose `field` equals `value`, because of `reason`."""
+
+    field: str
+    value: Any
+    reason: str
+
+    def __post_init__(self):
+        if not str(self.reason).strip():
+            # an exclusion nobody can explain later is the problem this class exists to prevent
+            raise ProveError(f"exclusion {self.field}={self.value!r} needs a reason")
+
+
+def apply_exclusions(df: pd.DataFrame, exclusions: Iterable[Exclusion]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return (kept rows, report). The report has one row per exclusion, in the order given,
+    with the rows it removed; a row matched by several exclusions counts for the first one."""
+    exclusions = list(exclusions)
+    for ex in exclusions:
+        if not isinstance(ex, Exclusion):
+            raise ProveError(f"exclusions must be Exclusion objects, got {ex!r}")
+        if ex.field not in df.columns:
+            raise ProveError(f"exclusion field {ex.field!r} is not a column; columns: {', '.join(map(str, df.columns))}")
+    removed = pd.Series(False, index=df.index)
+    rows = []
+    for ex in exclusions:
+        hit = (df[ex.field] == ex.value) & ~removed
+        rows.append({"field": ex.field, "value": ex.value, "reason": ex.reason, "rows_removed": int(hit.sum())})
+        removed |= hit
+    report = pd.DataFrame(rows, columns=list(REPORT_COLUMNS))
+    return df[~removed].copy(), report
+
+
+def exclusions_note(report: pd.DataFrame) -> str:
+    """One markdown line per exclusion, for the foot of a table or a report."""
+    if report.empty:
+        return "No exclusions."
+    return "\n".join(
+        f"- excluded {r.field} = {r.value!r}: {r.reason} ({r.rows_removed} rows)" for r in report.itertuples()
+    )

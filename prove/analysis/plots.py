@@ -1,0 +1,163 @@
+"""Figures of the analysis tables. Each `draw_*` draws one table onto a given axes (so a test
+can read the plotted data back); each public figure function draws into a new figure, writes
+a PNG and returns its path. No figure recomputes anything: its data are the table it is given.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: reports are built on servers and in CI
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from prove.analysis.cd import CriticalDifference  # noqa: E402
+from prove.analysis.compare import Comparison  # noqa: E402
+from prove.analysis.schema import DOMAIN_VALUES, require_columns  # noqa: E402
+from prove.errors import ProveError  # noqa: E402
+
+
+def _save(fig, path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def draw_leaderboard(ax, table: pd.DataFrame, title: str | None = None) -> None:
+    """Bars of mean gain (in table order) with asymmetric bootstrap-CI error bars."""
+    require_columns(table, ["strategy", "mean_gain", "ci_low", "ci_high"], "the leaderboard table")
+    x = np.arange(len(table))
+    gain = table["mean_gain"].to_numpy(float)
+    err = np.vstack([gain - table["ci_low"].to_numpy(float), table["ci_high"].to_numpy(float) - gain])
+    colors = ["tab:green" if g > 0 else "tab:red" for g in gain]
+    ax.bar(x, gain, yerr=err, capsize=3, color=colors)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks(x, table["strategy"], rotation=60, ha="right")
+    ax.set_ylabel("mean mIoU gain over matched baseline (pp)")
+    ax.set_title(title or "Leaderboard (95% bootstrap CI)")
+
+
+def leaderboard_bars(table: pd.DataFrame, path, title: str | None = None) -> Path:
+    fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(table) + 2), 4.5))
+    draw_leaderboard(ax, table, title)
+    return _save(fig, path)
+
+
+def draw_rank_slope(ax, comparison: Comparison) -> None:
+    """One line per strategy from its rank in A (x=0) to its rank in B (x=1); rank 1 on top."""
+    t = comparison.table
+    for row in t.itertuples():
+        color = "tab:green" if row.rank_change > 0 else "tab:red" if row.rank_change < 0 else "grey"
+        ax.plot([0, 1], [row.rank_a, row.rank_b], marker="o", color=color, label=row.strategy)
+        ax.text(-0.03, row.rank_a, row.strategy, ha="right", va="center", fontsize=8)
+        ax.text(1.03, row.rank_b, row.strategy, ha="left", va="center", fontsize=8)
+    ax.set_xlim(-0.6, 1.6)
+    ax.set_ylim(len(t) + 0.5, 0.5)
+    ax.set_xticks([0, 1], [comparison.label_a, comparison.label_b])
+    ax.set_ylabel("rank by mean gain")
+    ax.set_title(f"Rank change {comparison.label_a} -> {comparison.label_b}")
+
+
+def rank_slope(comparison: Comparison, path) -> Path:
+    fig, ax = plt.subplots(figsize=(6, max(4, 0.3 * len(comparison.table) + 1)))
+    draw_rank_slope(ax, comparison)
+    return _save(fig, path)
+
+
+def draw_gain_scatter(ax, comparison: Comparison) -> None:
+    """Mean gain in A (x) vs in B (y) per strategy; title carries Spearman rho and Kendall tau."""
+    t, c = comparison.table, comparison.correlation
+    ax.scatter(t["gain_a"], t["gain_b"], color="tab:blue")
+    for row in t.itertuples():
+        ax.annotate(row.strategy, (row.gain_a, row.gain_b), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.axhline(0, color="grey", linewidth=0.8)
+    ax.axvline(0, color="grey", linewidth=0.8)
+    ax.set_xlabel(f"mean gain, {comparison.label_a} (pp)")
+    ax.set_ylabel(f"mean gain, {comparison.label_b} (pp)")
+    ax.set_title(f"Spearman ρ = {c.spearman_rho:.2f} (p = {c.spearman_p:.3g}), "
+                 f"Kendall τ = {c.kendall_tau:.2f} (p = {c.kendall_p:.3g})")
+
+
+def gain_scatter(comparison: Comparison, path) -> Path:
+    fig, ax = plt.subplots(figsize=(6, 5))
+    draw_gain_scatter(ax, comparison)
+    return _save(fig, path)
+
+
+def heatmap_matrix(breakdown_table: pd.DataFrame, column: str = "domain") -> pd.DataFrame:
+    """strategy x `column` matrix of mean_gain, as the heatmap shows it."""
+    require_columns(breakdown_table, ["strategy", column, "mean_gain"], "the breakdown table")
+    m = breakdown_table.pivot(index="strategy", columns=column, values="mean_gain")
+    if column == "domain":  # 'all' first, then the study's domain order, not alphabetical
+        m = m[[d for d in DOMAIN_VALUES if d in m.columns]]
+    return m
+
+
+def draw_domain_heatmap(ax, breakdown_table: pd.DataFrame, column: str = "domain") -> None:
+    """Heatmap of `breakdown(gains, 'domain')`: diverging colours centred on zero gain."""
+    m = heatmap_matrix(breakdown_table, column)
+    values = m.to_numpy(float)
+    lim = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
+    im = ax.imshow(values, cmap="RdBu", vmin=-lim or -1, vmax=lim or 1, aspect="auto")
+    ax.set_xticks(range(m.shape[1]), m.columns, rotation=45, ha="right")
+    ax.set_yticks(range(m.shape[0]), m.index)
+    for i in range(m.shape[0]):
+        for j in range(m.shape[1]):
+            if np.isfinite(values[i, j]):
+                ax.text(j, i, f"{values[i, j]:.1f}", ha="center", va="center", fontsize=7)
+    ax.figure.colorbar(im, ax=ax, label="mean mIoU gain (pp)")
+    ax.set_title(f"Mean gain by strategy and {column}")
+
+
+def domain_heatmap(breakdown_table: pd.DataFrame, path, column: str = "domain") -> Path:
+    m = heatmap_matrix(breakdown_table, column)
+    fig, ax = plt.subplots(figsize=(max(5, 0.8 * m.shape[1] + 3), max(3, 0.35 * m.shape[0] + 1.5)))
+    draw_domain_heatmap(ax, breakdown_table, column)
+    return _save(fig, path)
+
+
+def draw_cd(ax, result: CriticalDifference) -> None:
+    """The classic CD diagram (Demšar 2006, fig. 1): an average-rank axis (best on the left),
+    each strategy hooked to its rank, the CD interval, and bars joining strategies whose
+    ranks differ by less than CD."""
+    avg = result.avg_ranks
+    k = len(avg)
+    if k < 2:
+        raise ProveError("a CD diagram needs at least 2 strategies")
+    ax.set_xlim(0.5, k + 0.5)
+    ax.hlines(0, 1, k, color="black")
+    for r in range(1, k + 1):
+        ax.vlines(r, 0, 0.1, color="black")
+        ax.text(r, 0.15, str(r), ha="center", va="bottom", fontsize=8)
+    ax.hlines(0.6, 1, 1 + result.cd, color="black", linewidth=1.5)  # the CD interval
+    ax.vlines([1, 1 + result.cd], 0.55, 0.65, color="black")
+    ax.text(1 + result.cd / 2, 0.7, f"CD = {result.cd:.2f}", ha="center", va="bottom", fontsize=8)
+    half = math.ceil(k / 2)
+    step = 0.35
+    for i, (name, rank) in enumerate(avg.items()):
+        left = i < half
+        depth = -(0.5 + step * (i if left else k - 1 - i))
+        end = 0.6 if left else k + 0.4
+        ax.plot([rank, rank, end], [0, depth, depth], color="black", linewidth=0.8)
+        ax.text(end + (-0.05 if left else 0.05), depth, f"{name} ({rank:.2f})",
+                ha="right" if left else "left", va="center", fontsize=8)
+    for g, members in enumerate(result.cliques):
+        lo, hi = avg[members].min(), avg[members].max()
+        y = -0.2 - 0.08 * g
+        ax.plot([lo - 0.03, hi + 0.03], [y, y], color="tab:red", linewidth=3)
+    ax.set_ylim(-(0.7 + step * half), 1.0)
+    ax.axis("off")
+    ax.set_title(f"Friedman p = {result.p_value:.3g}, N = {result.n_blocks}, alpha = {result.alpha}", fontsize=9)
+
+
+def cd_diagram(result: CriticalDifference, path) -> Path:
+    k = len(result.avg_ranks)
+    fig, ax = plt.subplots(figsize=(max(6, 0.7 * k + 4), 1.2 + 0.25 * k))
+    draw_cd(ax, result)
+    return _save(fig, path)
