@@ -36,7 +36,7 @@ def main() -> None:
 
     from mmengine.hooks import Hook
 
-    from prove.doctor import random_batch
+    from prove.doctor import random_batch, train_step
     from prove.models import build_model
     from prove.spec import TrainSpec
     from prove.train import train
@@ -52,12 +52,7 @@ def main() -> None:
     batch = random_batch(size=512, batch=args.batch_size)
 
     def step():
-        data = model.data_preprocessor(batch, True)
-        losses = model(**data, mode="loss")
-        loss = sum(v for k, v in losses.items() if "loss" in k)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        train_step(model, opt, batch)
 
     for _ in range(args.warmup):
         step()
