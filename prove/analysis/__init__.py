@@ -16,10 +16,12 @@ from prove.analysis.schema import (
     validate_results,
 )
 from prove.analysis.stats import RankCorrelation, bootstrap_mean_ci, nemenyi_cd, rank_correlation
+from prove.analysis.store import SyncReport, sync_results
 
 __all__ = [
     "CLASS_COLUMNS", "DOMAIN_VALUES", "MATCH_KEYS", "RESULT_COLUMNS", "RESULT_KEY",
     "Comparison", "Coverage", "CriticalDifference", "Exclusion", "Leaderboard", "MatchedGains", "RankCorrelation",
+    "SyncReport", "sync_results",
     "apply_exclusions", "bootstrap_mean_ci", "breakdown", "class_breakdown", "class_gains", "compare_by",
     "compare_settings", "convergence", "coverage", "critical_difference", "exclusions_note", "family_summary",
     "last_checkpoint", "leaderboard", "matched_gains", "nemenyi_cd", "one_result_per_key", "rank_correlation",
