@@ -51,16 +51,13 @@ def main() -> None:
     opt = torch.optim.AdamW(model.parameters(), 6e-5)
     batch = random_batch(size=512, batch=args.batch_size)
 
-    def step():
-        train_step(model, opt, batch)
-
     for _ in range(args.warmup):
-        step()
+        train_step(model, opt, batch)
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
     for _ in range(args.iters):
-        step()
+        train_step(model, opt, batch)
     torch.cuda.synchronize()
     raw = args.batch_size * args.iters / (time.perf_counter() - start)
     results["raw_mmseg/fp32"] = dict(img_s=round(raw, 1), peak_gib=round(torch.cuda.max_memory_allocated() / 2**30, 2))

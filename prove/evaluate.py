@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
 import numpy as np
+from mlflow.entities import Metric
 
 from prove import tracking
 from prove.data import DATASETS
@@ -80,18 +82,12 @@ def find_training_run(run_id: str | None, spec: TrainSpec | None, experiment: st
     return run
 
 
-def available_checkpoints(work_dir: str) -> dict[int, str]:
-    work = Path(work_dir)
-    found = {}
-    for path in work.glob("iter_*.pth"):
-        found[int(path.stem.split("_")[-1])] = str(path)
-    return dict(sorted(found.items()))
-
-
 def select_checkpoints(work_dir: str, which: str) -> tuple[tuple[int, str], ...]:
     if not Path(work_dir).is_dir():
         raise ProveError(f"the training run's work folder {work_dir} is missing (checkpoints moved or deleted?)")
-    available = available_checkpoints(work_dir)
+    from prove.reports import iteration_checkpoints
+
+    available = iteration_checkpoints(work_dir)
     if not available:
         raise ProveError(f"no checkpoints in {work_dir}")
     which = str(which).strip().lower()
@@ -200,10 +196,7 @@ def run_test(request: TestRequest, iteration: int, checkpoint: str, force: bool,
     exp_id = tracking.experiment_id(experiment)
     run_id = tracking.create_run(exp_id, name, tags, params)
     try:
-        from mlflow.entities import Metric
-        import time as _time
-
-        now = int(_time.time() * 1000)
+        now = int(time.time() * 1000)
         tracking.log_metrics(run_id, [Metric(k, v, now, iteration) for k, v in result_metrics(results).items()])
         out = Path(request.work_dir) / "tests" / f"{request.test_dataset}-{request.test_split}-iter_{iteration}"
         for path in write_artifacts(out, results, confusion.matrices, collector, results_table(results)):

@@ -9,6 +9,18 @@ from mmengine.hooks import Hook
 from prove.compat.checkpoint import sidecar_path
 
 
+def checkpoint_iteration(path: Path) -> int | None:
+    """The iteration of a periodic checkpoint `iter_<N>.pth` (None for best/other files)."""
+    stem = Path(path).stem
+    return int(stem.split("_")[-1]) if stem.startswith("iter_") and stem[5:].isdigit() else None
+
+
+def iteration_checkpoints(work_dir: str | Path) -> dict[int, str]:
+    """{iteration: path} of the periodic checkpoints in `work_dir`, by iteration."""
+    found = {checkpoint_iteration(p): str(p) for p in Path(work_dir).glob("iter_*.pth")}
+    return dict(sorted((k, v) for k, v in found.items() if k is not None))
+
+
 def checkpoint_references(work_dir: str | Path) -> dict:
     """Every checkpoint in `work_dir` with its iteration, size and trust record (the files are
     large, so the run stores where they are and their digests, not copies)."""
@@ -19,10 +31,8 @@ def checkpoint_references(work_dir: str | Path) -> dict:
     for path in sorted(work.glob("*.pth")):
         side = sidecar_path(path)
         record = json.loads(side.read_text()) if side.is_file() else {}
-        stem = path.stem
-        iteration = int(stem.split("_")[-1]) if stem.startswith("iter_") else None
-        entries.append(dict(path=str(path.resolve()), file=path.name, iteration=iteration,
-                            best="best" in stem, size=path.stat().st_size, sha256=record.get("sha256")))
+        entries.append(dict(path=str(path.resolve()), file=path.name, iteration=checkpoint_iteration(path),
+                            best="best" in path.stem, size=path.stat().st_size, sha256=record.get("sha256")))
     last = work / "last_checkpoint"
     return dict(work_dir=str(work.resolve()), last=last.read_text().strip() if last.is_file() else None,
                 checkpoints=entries)

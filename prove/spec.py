@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -91,9 +91,6 @@ class TrainSpec:
     def from_params(cls, params: dict[str, str]) -> "TrainSpec":
         known = {f.name for f in fields(cls)}
         return cls.create(**{k: v for k, v in params.items() if k in known})
-
-    def with_(self, **changes: Any) -> "TrainSpec":
-        return TrainSpec.create(**{**asdict(self), **changes})
 
     @property
     def run_name(self) -> str:
@@ -242,11 +239,6 @@ def _validated(v: dict[str, Any]) -> dict[str, Any]:
     for key in ("data_root", "domain_csv", "work_dir"):
         out[key] = str(v[key] or "").strip()
     return out
-
-
-def replace_spec(spec: TrainSpec, **changes: Any) -> TrainSpec:
-    """`dataclasses.replace` without re-validation (for values already canonical)."""
-    return replace(spec, **changes)
 
 
 def options_markdown() -> str:

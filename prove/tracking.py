@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import mlflow
-from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunStatus, RunTag
+from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
 from prove.compat import install
@@ -237,10 +237,6 @@ def write_json(path: Path, payload: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=1, default=str))
     return path
-
-
-def run_status_finished() -> str:
-    return RunStatus.to_string(RunStatus.FINISHED)
 
 
 __all__ = ["mlflow", "TrackingHook", "create_run", "end_run", "find_train_runs", "experiment_id"]

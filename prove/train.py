@@ -72,12 +72,13 @@ def prepare_data(spec: TrainSpec) -> DataPlan:
     strategy = parse_strategy(spec.strategy)
     manifest = spec.manifest
     if strategy.uses_generated and not manifest:
-        manifest = str(ensure_generated(strategy.generator, adapter, domains))
+        has_clear = domains is not None and any(s.domain == CLEAR_DAY for s in samples)
+        manifest = str(ensure_generated(strategy.generator, adapter, from_clear_day=has_clear))
     return DataPlan(root=str(adapter.root), domain_csv=str(adapter.domain_csv or ""), train_domains=domains,
                     manifest=manifest)
 
 
-def ensure_generated(generator: str, adapter, domains) -> Path:
+def ensure_generated(generator: str, adapter, from_clear_day: bool) -> Path:
     """Images of an offline generator for this dataset's training split, made once and cached.
 
     Sources are the clear_day images where the dataset has them (generators translate clear
@@ -93,8 +94,7 @@ def ensure_generated(generator: str, adapter, domains) -> Path:
     existing = sorted(out_dir.glob("*.csv"))
     if existing:
         return existing[0]
-    has_clear = domains is not None and any(s.domain == CLEAR_DAY for s in adapter.samples("train"))
-    sources = (CLEAR_DAY,) if has_clear else None  # ACDC, say, has no clear images: use all
+    sources = (CLEAR_DAY,) if from_clear_day else None  # ACDC, say, has no clear images: use all
     targets = [d for d in gen.targets if d in ADVERSE_DOMAINS] or list(gen.targets)
     _echo(f"generating {gen.name} images for {adapter.name} (once; cached in {out_dir})")
     return generate(gen, adapter, "train", out_dir, target_domains=targets, seed=GENERATION_SEED,
