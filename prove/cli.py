@@ -149,6 +149,64 @@ def test_command(run_id, checkpoint, test_dataset, test_split, test_data_root, t
     click.echo(outcome_json(outcomes))
 
 
+@cli.command("leaderboard")
+@click.option("--stage", default="all", show_default=True, help="Stages to report, comma-separated (s1,s2,cg) or all.")
+@click.option("--experiments", default="", help="MLflow experiments to read, comma-separated (default: all).")
+@click.option("--tracking-uri", default="", help="Tracking store (default: MLFLOW_TRACKING_URI / ./mlruns).")
+@click.option("--output", default="leaderboard", show_default=True, help="Folder for report.md, tables/ and plots/.")
+@click.option("--metric", default="mIoU", show_default=True, help="Metric ranked: mIoU, mAcc, aAcc or fwIoU.")
+@click.option("--filter", "filters", default="", help="Keep only rows with column=value, comma-separated "
+              "(e.g. dataset=acdc,pretrained=true).")
+@click.option("--exclusions", default="exclusions.yaml", show_default=True,
+              help="YAML file of exclusions (field, value, reason); used when it exists.")
+@click.option("--plan", default="", help="Plan YAML (grid of specs) for coverage: planned vs trained vs tested.")
+@click.option("--compare", default="auto", show_default=True, help="Settings to compare, column:a:b comma-separated "
+              "(e.g. stage:s1:s2,pretrained:true:false); auto = those present.")
+@click.option("--cd-blocks", default="dataset,model", show_default=True,
+              help="Columns whose combinations are the blocks of the critical-difference test.")
+@click.option("--experiment", default="prove", show_default=True, help="MLflow experiment of the analysis run.")
+def leaderboard_command(stage, experiments, tracking_uri, output, metric, filters, exclusions, plan, compare,
+                        cd_blocks, experiment) -> None:
+    """Leaderboards, comparisons, CD diagrams, coverage: a report computed from the store."""
+    from pathlib import Path
+
+    from prove.analysis.report import ReportOptions, parse_comparisons, parse_filters
+    from prove.leaderboard import DEFAULT_EXCLUSIONS, LeaderboardRequest, build_leaderboard, existing_file, parse_list
+
+    options = ReportOptions(metric=metric, stages=parse_list(stage), filters=parse_filters(filters),
+                            comparisons=parse_comparisons(compare), cd_blocks=parse_list(cd_blocks) or ("dataset", "model"))
+    request = LeaderboardRequest(
+        out_dir=Path(output), tracking_uri=tracking_uri or None, experiments=parse_list(experiments), options=options,
+        exclusions=existing_file(exclusions, "exclusions", DEFAULT_EXCLUSIONS), plan=existing_file(plan, "plan"),
+        experiment=experiment)
+    outcome = build_leaderboard(request)
+    click.echo(str(outcome.report))
+
+
+@cli.command("import-results")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--experiment", default="prove", show_default=True, help="MLflow experiment to import into.")
+@click.option("--force", is_flag=True, default=False, help="Replace imported results whose values changed.")
+def import_results_command(file: str, experiment: str, force: bool) -> None:
+    """Bring results kept in a CSV into the store as test runs (docs/leaderboard.md#import)."""
+    from prove.importer import import_results
+
+    report = import_results(file, experiment=experiment, force=force)
+    click.echo(json.dumps(dict(imported=report.imported, skipped=report.skipped, replaced=report.replaced)))
+
+
+@cli.command("demo")
+@click.option("--max-iters", default=300, show_default=True, type=int, help="Training iterations per run.")
+@click.option("--output", default="demo", show_default=True, help="Folder for the leaderboard report.")
+@click.option("--experiment", default="prove-demo", show_default=True, help="MLflow experiment of the demo runs.")
+def demo_command(max_iters: int, output: str, experiment: str) -> None:
+    """The study in miniature: 5 strategies x S1/S2 on the embedded benchmark, tested, ranked."""
+    from prove.demo import run_demo
+
+    outcome = run_demo(max_iters=max_iters, output=output, experiment=experiment)
+    click.echo(str(outcome.report))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     cli.main(args=list(argv) if argv is not None else None, prog_name="prove")
 

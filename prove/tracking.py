@@ -134,6 +134,10 @@ def log_artifact(run_id: str, path: str | os.PathLike, artifact_path: str | None
     client().log_artifact(run_id, str(path), artifact_path)
 
 
+def log_artifacts(run_id: str, folder: str | os.PathLike, artifact_path: str | None = None) -> None:
+    client().log_artifacts(run_id, str(folder), artifact_path)
+
+
 def log_dataset(run_id: str, dataset, context: str) -> None:
     """Log an `mlflow.data` dataset (prove.data.provenance.Provenance.to_mlflow()) as an input."""
     client().log_inputs(run_id, datasets=[DatasetInput(dataset._to_mlflow_entity(),

@@ -34,6 +34,12 @@ def options_of(command: click.Command) -> dict[str, click.Option]:
     }
 
 
+def arguments_of(command: click.Command) -> dict[str, click.Argument]:
+    """Positional arguments (e.g. the CSV of import-results): MLproject parameters without
+    a default, since the CLI has none either."""
+    return {p.name: p for p in command.params if isinstance(p, click.Argument)}
+
+
 def as_mlflow_string(value) -> str:
     if isinstance(value, bool):
         return str(value).lower()
@@ -45,7 +51,14 @@ def test_every_parameter_is_used_and_maps_to_its_option(name):
     entry = ENTRY_POINTS[name]
     command, args = verb_of(entry)
     options = options_of(command)
-    declared = entry.get("parameters") or {}
+    declared = dict(entry.get("parameters") or {})
+    arguments = arguments_of(command)
+    for param in list(declared):
+        if param in arguments or param.replace("_", "-") in arguments:
+            assert "{" + param + "}" in args, f"{name}: argument {param} not passed positionally"
+            assert "default" not in declared.pop(param), f"{name}: required argument {param} has a default"
+    assert len(arguments) == len(entry.get("parameters") or {}) - len(declared), \
+        f"{name}: CLI arguments {sorted(arguments)} not all declared"
     for param in declared:
         assert "{" + param + "}" in entry["command"], f"{name}: parameter {param} unused in command"
         flag = "--" + param.replace("_", "-")
@@ -61,6 +74,8 @@ def test_defaults_equal_cli_defaults(name):
     command, _ = verb_of(entry)
     options = options_of(command)
     for param, spec in (entry.get("parameters") or {}).items():
+        if param in arguments_of(command):
+            continue  # positional, required on both sides
         default = spec.get("default") if isinstance(spec, dict) else None
         assert default is not None, f"{name}: {param} has no default (give one, as the CLI does)"
         assert as_mlflow_string(default) == as_mlflow_string(options[param].default), (

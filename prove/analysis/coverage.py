@@ -10,6 +10,13 @@ from prove.analysis.schema import ALL_DOMAINS, check_domain_value, require_colum
 from prove.errors import ProveError
 
 
+# the fields that tell one planned training from another in the analyses (execution fields
+# and the training budget are left out: a result is "the s1 baseline of model X", whatever
+# the data root)
+SPEC_KEYS: tuple[str, ...] = ("stage", "dataset", "model", "strategy", "ratio", "aux_loss", "main_loss",
+                              "pretrained", "seed")
+
+
 @dataclass
 class Coverage:
     """`summary`: one row per step (planned, trained, tested) with counts;

@@ -8,6 +8,7 @@ returns (what, why, how many rows) travels with every table built from the kept 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterable
 
 import pandas as pd
@@ -57,3 +58,40 @@ def exclusions_note(report: pd.DataFrame) -> str:
     return "\n".join(
         f"- excluded {r.field} = {r.value!r}: {r.reason} ({r.rows_removed} rows)" for r in report.itertuples()
     )
+
+
+def load_exclusions(path: str | Path) -> list[Exclusion]:
+    """Read the study's exclusions file (YAML):
+
+        exclusions:
+          - field: model
+            value: hrnet_hr48
+            reason: baseline diverged (NaN loss at 8k iterations)
+    """
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ProveError(f"exclusions file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ProveError(f"exclusions file {path} is not valid YAML: {exc}") from None
+    entries = data.get("exclusions") if isinstance(data, dict) else None
+    if entries is None:
+        entries = []
+    if not isinstance(entries, list):
+        raise ProveError(f"exclusions file {path}: 'exclusions' must be a list of field/value/reason entries")
+    out = []
+    for i, entry in enumerate(entries, 1):
+        if not isinstance(entry, dict) or sorted(entry) != ["field", "reason", "value"]:
+            raise ProveError(f"exclusions file {path}, entry {i}: expected exactly the keys field, value, reason; "
+                             f"got {entry!r}")
+        try:
+            value = entry["value"]
+            if isinstance(value, bool):  # YAML reads `false` as a bool; the tables hold "true"/"false"
+                value = str(value).lower()
+            out.append(Exclusion(str(entry["field"]), value, str(entry["reason"] or "")))
+        except ProveError as exc:
+            raise ProveError(f"exclusions file {path}, entry {i}: {exc}") from None
+    return out

@@ -90,35 +90,61 @@ def gain_scatter(comparison: Comparison, path) -> Path:
     return _save(fig, path)
 
 
-def heatmap_matrix(breakdown_table: pd.DataFrame, column: str = "domain") -> pd.DataFrame:
-    """strategy x `column` matrix of mean_gain, as the heatmap shows it."""
-    require_columns(breakdown_table, ["strategy", column, "mean_gain"], "the breakdown table")
-    m = breakdown_table.pivot(index="strategy", columns=column, values="mean_gain")
+def heatmap_matrix(breakdown_table: pd.DataFrame, column: str = "domain", value: str = "mean_gain") -> pd.DataFrame:
+    """strategy x `column` matrix of `value`, as the heatmap shows it."""
+    require_columns(breakdown_table, ["strategy", column, value], "the breakdown table")
+    m = breakdown_table.pivot(index="strategy", columns=column, values=value)
     if column == "domain":  # 'all' first, then the study's domain order, not alphabetical
         m = m[[d for d in DOMAIN_VALUES if d in m.columns]]
     return m
 
 
-def draw_domain_heatmap(ax, breakdown_table: pd.DataFrame, column: str = "domain") -> None:
-    """Heatmap of `breakdown(gains, 'domain')`: diverging colours centred on zero gain."""
-    m = heatmap_matrix(breakdown_table, column)
+def draw_domain_heatmap(ax, breakdown_table: pd.DataFrame, column: str = "domain", value: str = "mean_gain",
+                        label: str = "mean mIoU gain (pp)", title: str | None = None) -> None:
+    """Heatmap of a strategy x `column` table. Gains: diverging colours centred on zero;
+    absolute values (value not a gain): a sequential scale from 0."""
+    m = heatmap_matrix(breakdown_table, column, value)
     values = m.to_numpy(float)
-    lim = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
-    im = ax.imshow(values, cmap="RdBu", vmin=-lim or -1, vmax=lim or 1, aspect="auto")
+    finite = np.isfinite(values).any()
+    if "gain" in value:
+        lim = float(np.nanmax(np.abs(values))) if finite else 1.0
+        im = ax.imshow(values, cmap="RdBu", vmin=-lim or -1, vmax=lim or 1, aspect="auto")
+    else:
+        im = ax.imshow(values, cmap="viridis", vmin=0, vmax=float(np.nanmax(values)) if finite else 1, aspect="auto")
     ax.set_xticks(range(m.shape[1]), m.columns, rotation=45, ha="right")
     ax.set_yticks(range(m.shape[0]), m.index)
     for i in range(m.shape[0]):
         for j in range(m.shape[1]):
             if np.isfinite(values[i, j]):
-                ax.text(j, i, f"{values[i, j]:.1f}", ha="center", va="center", fontsize=7)
-    ax.figure.colorbar(im, ax=ax, label="mean mIoU gain (pp)")
-    ax.set_title(f"Mean gain by strategy and {column}")
+                ax.text(j, i, f"{values[i, j]:.1f}", ha="center", va="center", fontsize=7,
+                        color="black" if "gain" in value else "white")
+    ax.figure.colorbar(im, ax=ax, label=label)
+    ax.set_title(title or f"Mean gain by strategy and {column}")
 
 
-def domain_heatmap(breakdown_table: pd.DataFrame, path, column: str = "domain") -> Path:
-    m = heatmap_matrix(breakdown_table, column)
+def domain_heatmap(breakdown_table: pd.DataFrame, path, column: str = "domain", value: str = "mean_gain",
+                   label: str = "mean mIoU gain (pp)", title: str | None = None) -> Path:
+    m = heatmap_matrix(breakdown_table, column, value)
     fig, ax = plt.subplots(figsize=(max(5, 0.8 * m.shape[1] + 3), max(3, 0.35 * m.shape[0] + 1.5)))
-    draw_domain_heatmap(ax, breakdown_table, column)
+    draw_domain_heatmap(ax, breakdown_table, column, value, label, title)
+    return _save(fig, path)
+
+
+def draw_convergence(ax, table: pd.DataFrame, value: str = "mean_mIoU", title: str | None = None) -> None:
+    """One line per strategy: `value` (from `convergence(...)`) against the checkpoint iteration."""
+    require_columns(table, ["strategy", "checkpoint_iter", value], "the convergence table")
+    for strategy, g in table.groupby("strategy", sort=True):
+        g = g.sort_values("checkpoint_iter")
+        ax.plot(g["checkpoint_iter"], g[value], marker="o", label=strategy)
+    ax.set_xlabel("training iteration of the tested checkpoint")
+    ax.set_ylabel(value.replace("_", " ") + " (%)")
+    ax.legend(fontsize=7)
+    ax.set_title(title or "Test result over training")
+
+
+def convergence_lines(table: pd.DataFrame, path, value: str = "mean_mIoU", title: str | None = None) -> Path:
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    draw_convergence(ax, table, value, title)
     return _save(fig, path)
 
 

@@ -48,6 +48,12 @@ RESULT_COLUMNS: dict[str, str] = {
     "aAcc": "float",
     "fwIoU": "float",
 }
+# one row per training run (prove.analysis.store.sync_trainings); val_iter = -1 when never validated
+TRAINING_COLUMNS: dict[str, str] = {
+    "run_id": "str", "status": "str", "stage": "str", "dataset": "str", "model": "str", "strategy": "str",
+    "strategy_family": "str", "ratio": "float", "aux_loss": "str", "main_loss": "str", "pretrained": "str",
+    "seed": "int", "max_iters": "int", "val_iter": "int", "val_mIoU": "float", "end_time": "int",
+}
 CLASS_COLUMNS: dict[str, str] = {"run_id": "str", "domain": "str", "class": "str", "IoU": "float"}
 METRICS: tuple[str, ...] = ("mIoU", "mAcc", "aAcc", "fwIoU")
 

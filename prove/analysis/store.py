@@ -1,12 +1,15 @@
-"""The tracking store -> the tidy results table, cached as parquet and synced incrementally.
+"""The tracking store -> the tidy tables, cached as parquet and synced incrementally.
 
-Reads every FINISHED test run (`prove.kind = test`) of the chosen experiments and turns it
-into one row per domain (`domain = all` for the overall result) with the spec columns of
-`schema.RESULT_COLUMNS`, plus the per-class table from the `test/IoU/<class>` metrics.
+`sync_results` reads every FINISHED test run (`prove.kind = test`) of the chosen experiments
+and turns it into one row per domain (`domain = all` for the overall result) with the spec
+columns of `schema.RESULT_COLUMNS`, plus the per-class table from the `test/IoU/<class>`
+metrics. `sync_trainings` reads the training runs (`prove.kind = train`): one row per run with
+its spec, status and last validation mIoU (for coverage and the validation-vs-test gap).
 
 Incremental sync: the cache remembers the latest end time it has seen; the next sync fetches
-only runs that ended later, and drops cached rows of runs that were deleted since (a result
-replaced with `prove test --force` is deleted, and must leave the table with it).
+only runs that ended later (with a small overlap, deduplicated by run id) and drops cached
+rows of runs that were deleted since (a result replaced with `prove test --force` is deleted,
+and must leave the table with it). An experiment that appeared since is read whole.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from prove.analysis.schema import ALL_DOMAINS, CLASS_COLUMNS, METRICS, RESULT_COLUMNS, one_result_per_key
+from prove.analysis.schema import (
+    ALL_DOMAINS, CLASS_COLUMNS, METRICS, RESULT_COLUMNS, TRAINING_COLUMNS, one_result_per_key,
+)
 from prove.data.labels import CLASSES
 
 CACHE_VERSION = 1
@@ -81,18 +86,27 @@ def _generator_family(strategy: str) -> str:
         return ""
 
 
+def spec_columns(params: dict[str, str]) -> dict:
+    """The SPEC_KEYS of a run's params in the result table's dtypes (a pretrained checkpoint
+    path becomes the digest of its content, as in the spec identity)."""
+    return dict(
+        stage=params["stage"], dataset=params["dataset"], model=params["model"], strategy=params["strategy"],
+        ratio=float(params["ratio"]), aux_loss=params["aux_loss"], main_loss=params.get("main_loss", "ce"),
+        pretrained=_pretrained(params["pretrained"]), seed=int(params.get("seed", 0)),
+    )
+
+
 def run_rows(run) -> tuple[list[dict], list[dict]]:
     """One test run -> result rows (one per domain) and per-class rows (overall)."""
     p, m, tags = run.data.params, run.data.metrics, run.data.tags
     base = dict(
         run_id=run.info.run_id, train_run_id=tags.get("prove.train_run_id", p.get("train_run_id", "")),
-        stage=p["stage"], dataset=p["dataset"], model=p["model"], strategy=p["strategy"],
-        strategy_family=tags.get("prove.family", ""), generator_family=_generator_family(p["strategy"]),
-        ratio=float(p["ratio"]), aux_loss=p["aux_loss"], main_loss=p["main_loss"],
-        pretrained=_pretrained(p["pretrained"]), seed=int(p["seed"]), test_dataset=p["test_dataset"],
+        **spec_columns(p), strategy_family=tags.get("prove.family", ""),
+        generator_family=_generator_family(p["strategy"]), test_dataset=p["test_dataset"],
         test_split=p["test_split"], checkpoint_iter=int(p["checkpoint_iter"]),
     )
-    domains = {ALL_DOMAINS: "test"}
+    # an imported result may hold only per-domain values: no overall row is made up for it
+    domains = {ALL_DOMAINS: "test"} if "test/mIoU" in m else {}
     for key in m:
         parts = key.split("/")
         if len(parts) == 3 and parts[0] == "test" and parts[2] == "mIoU" and parts[1] not in ("IoU", "Acc"):
@@ -112,31 +126,61 @@ def _empty(columns: dict) -> pd.DataFrame:
                          for c, k in columns.items()})
 
 
+# Runs are fetched again if they ended up to this long before the last one seen: a run that
+# ended in the same instant but committed after the previous query is not missed.
+OVERLAP_MS = 5000
+
+
+class _Cache:
+    """The sync state of one table: which store and experiments, the last end time seen and
+    the experiments already read (a new experiment is read whole, the others incrementally)."""
+
+    def __init__(self, cache_dir: str | Path, name: str, client, experiments: list[str] | None):
+        self.dir = Path(cache_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.meta_path = self.dir / f"{name}.json"
+        self.exp_ids = experiment_ids(client, experiments)
+        self.key = dict(version=CACHE_VERSION, uri=str(client.tracking_uri), experiments=sorted(experiments or []))
+        meta = json.loads(self.meta_path.read_text()) if self.meta_path.is_file() else {}
+        self.fresh = meta.get("key") != self.key
+        self.since = 0 if self.fresh else int(meta.get("last_end_time", 0))
+        self.known = set() if self.fresh else set(meta.get("experiment_ids", []))
+
+    def ended_since(self, client, filter_string: str) -> list:
+        known = [e for e in self.exp_ids if e in self.known]
+        new = [e for e in self.exp_ids if e not in self.known]
+        runs = _search(client, known, f"{filter_string} and attributes.end_time > {self.since - OVERLAP_MS}") \
+            if known else []
+        return runs + (_search(client, new, filter_string) if new else [])
+
+    def save(self, runs: list) -> None:
+        last = max([self.since, *(r.info.end_time or 0 for r in runs)])
+        self.meta_path.write_text(json.dumps(dict(key=self.key, last_end_time=last, experiment_ids=self.exp_ids)))
+
+
 def sync_results(cache_dir: str | Path, experiments: list[str] | None = None,
                  tracking_uri: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame, SyncReport]:
     """The results and per-class tables of the store, updated incrementally in `cache_dir`."""
     from mlflow.entities import ViewType
 
     client = _client(tracking_uri)
-    exp_ids = experiment_ids(client, experiments)
-    cache = Path(cache_dir)
-    cache.mkdir(parents=True, exist_ok=True)
-    meta_path, results_path, classes_path = cache / "results.json", cache / "results.parquet", cache / "classes.parquet"
-    key = dict(version=CACHE_VERSION, uri=client.tracking_uri if hasattr(client, "tracking_uri") else str(tracking_uri),
-               experiments=sorted(exp_ids))
-    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-    fresh = meta.get("key") != key or not results_path.is_file()
+    state = _Cache(cache_dir, "results", client, experiments)
+    results_path, classes_path = state.dir / "results.parquet", state.dir / "classes.parquet"
+    fresh = state.fresh or not results_path.is_file() or not classes_path.is_file()
+    if fresh:
+        state.since, state.known = 0, set()
     results = _empty(RESULT_COLUMNS) if fresh else pd.read_parquet(results_path)
     classes = _empty(CLASS_COLUMNS) if fresh else pd.read_parquet(classes_path)
-    since = 0 if fresh else int(meta.get("last_end_time", 0))
 
-    base_filter = "tags.`prove.kind` = 'test' and attributes.status = 'FINISHED'"
-    new_runs = _search(client, exp_ids, f"{base_filter} and attributes.end_time > {since}")
-    deleted = {r.info.run_id for r in _search(client, exp_ids, "tags.`prove.kind` = 'test'", ViewType.DELETED_ONLY)}
-    replaced = {r.info.run_id for r in new_runs} | deleted
-    removed = len(set(results["run_id"]) & deleted)
-    results = results[~results["run_id"].isin(replaced)]
-    classes = classes[~classes["run_id"].isin(replaced)]
+    kind = "tags.`prove.kind` = 'test'"
+    candidates = state.ended_since(client, f"{kind} and attributes.status = 'FINISHED'")
+    cached = set(results["run_id"])
+    # a finished test run never changes (a new result is a new run), so only unseen ids are read
+    new_runs = [r for r in candidates if r.info.run_id not in cached]
+    deleted = {r.info.run_id for r in _search(client, state.exp_ids, kind, ViewType.DELETED_ONLY)}
+    removed = len(cached & deleted)
+    results = results[~results["run_id"].isin(deleted)]
+    classes = classes[~classes["run_id"].isin(deleted)]
     new_rows, new_classes = [], []
     for run in new_runs:
         rows, cls = run_rows(run)
@@ -147,8 +191,58 @@ def sync_results(cache_dir: str | Path, experiments: list[str] | None = None,
     if new_classes:
         classes = pd.concat([classes, pd.DataFrame(new_classes)[list(CLASS_COLUMNS)]], ignore_index=True)
     results = one_result_per_key(results.reset_index(drop=True))
-    last = max([since, *(r.info.end_time or 0 for r in new_runs)])
     results.to_parquet(results_path, index=False)
     classes.to_parquet(classes_path, index=False)
-    meta_path.write_text(json.dumps(dict(key=key, last_end_time=last)))
+    state.save(candidates)
     return results, classes, SyncReport(len(new_runs), removed, results["run_id"].nunique())
+
+
+def training_row(run) -> dict:
+    """One training run -> its spec columns, status and last validation mIoU with its iteration."""
+    p = run.data.params
+    val_iter, val_miou = -1, float("nan")
+    if "val/mIoU" in run.data.metrics:
+        # the step of a latest metric is only in the proto form of the run data (public API)
+        (latest,) = [m for m in run.data.to_proto().metrics if m.key == "val/mIoU"]
+        val_iter, val_miou = int(latest.step), float(latest.value)
+    return dict(
+        run_id=run.info.run_id, status=run.info.status, **spec_columns(p),
+        strategy_family=run.data.tags.get("prove.family", ""), max_iters=int(p.get("max_iters", 0)),
+        val_iter=val_iter, val_mIoU=val_miou, end_time=int(run.info.end_time or 0),
+    )
+
+
+def sync_trainings(cache_dir: str | Path, experiments: list[str] | None = None,
+                   tracking_uri: str | None = None) -> tuple[pd.DataFrame, SyncReport]:
+    """The training-runs table of the store, updated incrementally in `cache_dir`.
+
+    Ended runs (FINISHED, FAILED, KILLED) are cached and read again when they end later (a
+    resumed run ends again); RUNNING runs are always read fresh, they are few and change.
+    """
+    from mlflow.entities import ViewType
+
+    client = _client(tracking_uri)
+    state = _Cache(cache_dir, "trainings", client, experiments)
+    table_path = state.dir / "trainings.parquet"
+    if state.fresh or not table_path.is_file():
+        state.since, state.known = 0, set()
+        table = _empty(TRAINING_COLUMNS)
+    else:
+        table = pd.read_parquet(table_path)
+
+    kind = "tags.`prove.kind` = 'train'"
+    ended = state.ended_since(client, f"{kind} and attributes.status != 'RUNNING'")
+    running = _search(client, state.exp_ids, f"{kind} and attributes.status = 'RUNNING'")
+    deleted = {r.info.run_id for r in _search(client, state.exp_ids, kind, ViewType.DELETED_ONLY)}
+    seen = dict(zip(table["run_id"], table["end_time"]))
+    changed = [r for r in ended if seen.get(r.info.run_id) != int(r.info.end_time or 0)] + running
+    removed = len(set(seen) & deleted)
+    drop = {r.info.run_id for r in changed} | deleted
+    table = table[~table["run_id"].isin(drop) & (table["status"] != "RUNNING")]
+    if changed:
+        table = pd.concat([table, pd.DataFrame([training_row(r) for r in changed])[list(TRAINING_COLUMNS)]],
+                          ignore_index=True)
+    table = table.reset_index(drop=True)
+    table.to_parquet(table_path, index=False)
+    state.save(ended)
+    return table, SyncReport(len(changed), removed, len(table))

@@ -1,0 +1,5 @@
+"""MLproject entry point `demo`: runs `prove demo`."""
+from _run import run
+
+if __name__ == "__main__":  # data generation uses spawned worker processes, which re-import this file
+    run("demo")

@@ -1,0 +1,441 @@
+"""The leaderboard report: every table of the study, its plots and a markdown summary.
+
+`write_report` takes the tidy tables (from the store or any other source), applies the
+filters and the declared exclusions to every one of them, computes each analysis once and
+writes it three ways: `tables/<name>.csv` and `.parquet` (the numbers), `plots/<name>.png`
+(drawn from those same tables) and `report.md` (the tables a reader needs first, the key
+findings, and what was excluded, unmatched or missing). Column meanings: docs/leaderboard.md.
+
+A section whose analysis cannot run on the data (one stage only, too few strategies for a
+rank correlation, ...) says why in the report instead of failing the whole report.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from prove.analysis import plots
+from prove.analysis.cd import critical_difference
+from prove.analysis.compare import compare_by
+from prove.analysis.coverage import SPEC_KEYS, convergence, coverage, val_test_gap
+from prove.analysis.exclusions import Exclusion, apply_exclusions, exclusions_note
+from prove.analysis.gains import class_gains, last_checkpoint, matched_gains
+from prove.analysis.leaderboard import breakdown, class_breakdown, family_summary, leaderboard
+from prove.analysis.schema import ALL_DOMAINS, METRICS, STAGES, validate_results
+from prove.analysis.stats import DEFAULT_N_BOOT, DEFAULT_SEED
+from prove.data.domains import ADVERSE_DOMAINS, CLEAR_DAY
+from prove.errors import ProveError
+
+REPORT_FILE = "report.md"
+OUTPUT_DIRS = ("tables", "plots")
+# settings compared when present in the data and no comparison is asked for
+AUTO_COMPARISONS: tuple[tuple[str, str, str], ...] = (
+    ("stage", "s1", "s2"),
+    ("pretrained", "true", "false"),
+    ("test_setting", "in_domain", "cross_domain"),
+)
+DEFAULT_CD_BLOCKS = ("dataset", "model")
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    metric: str = "mIoU"
+    stages: tuple[str, ...] = ()  # empty: every stage in the data
+    filters: tuple[tuple[str, str], ...] = ()  # (column, value): keep rows where str(column) == value
+    comparisons: tuple[tuple[str, str, str], ...] | None = None  # None: AUTO_COMPARISONS present in the data
+    cd_blocks: tuple[str, ...] = DEFAULT_CD_BLOCKS
+    n_boot: int = DEFAULT_N_BOOT
+    seed: int = DEFAULT_SEED
+
+    def __post_init__(self):
+        if self.metric not in METRICS:
+            raise ProveError(f"unknown metric {self.metric!r}; accepted: {', '.join(METRICS)}")
+        bad = [s for s in self.stages if s not in STAGES]
+        if bad:
+            raise ProveError(f"unknown stage(s) {bad}; accepted: {', '.join(STAGES)}")
+
+
+@dataclass
+class ReportInputs:
+    results: pd.DataFrame  # RESULT_COLUMNS
+    classes: pd.DataFrame  # CLASS_COLUMNS
+    trainings: pd.DataFrame | None = None  # TRAINING_COLUMNS; None: coverage and val-vs-test are skipped
+    planned: pd.DataFrame | None = None  # SPEC_KEYS rows of a plan
+    exclusions: Sequence[Exclusion] = ()
+    source: dict = field(default_factory=dict)  # where the tables came from, shown in the header
+
+
+@dataclass
+class ReportFiles:
+    report: Path
+    tables: dict[str, Path]
+    plots: dict[str, Path]
+    findings: list[str]
+    summary: dict
+
+
+def parse_filters(text: str) -> tuple[tuple[str, str], ...]:
+    """'dataset=acdc,model=x' -> (('dataset', 'acdc'), ('model', 'x'))."""
+    out = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        column, sep, value = part.partition("=")
+        if not sep or not column.strip():
+            raise ProveError(f"invalid filter {part!r}: expected column=value (e.g. dataset=acdc)")
+        out.append((column.strip(), value.strip()))
+    return tuple(out)
+
+
+def parse_comparisons(text: str) -> tuple[tuple[str, str, str], ...] | None:
+    """'auto' -> None; 'stage:s1:s2,pretrained:true:false' -> the triples."""
+    if text.strip() in ("", "auto"):
+        return None
+    out = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        bits = part.split(":")
+        if len(bits) != 3 or not all(bits):
+            raise ProveError(f"invalid comparison {part!r}: expected column:value_a:value_b (e.g. stage:s1:s2)")
+        out.append(tuple(bits))
+    return tuple(out)
+
+
+def _filter(df: pd.DataFrame, filters, what: str, strict: bool) -> pd.DataFrame:
+    for column, value in filters:
+        if column not in df.columns:
+            if strict:
+                raise ProveError(f"filter column {column!r} is not a column of the {what}; "
+                                 f"columns: {', '.join(df.columns)}")
+            continue
+        df = df[df[column].astype(str) == value]
+    return df
+
+
+def _exclude(df: pd.DataFrame, exclusions: Sequence[Exclusion]) -> pd.DataFrame:
+    """Apply the exclusions whose field this table has (the result table must have them all)."""
+    applicable = [e for e in exclusions if e.field in df.columns]
+    return apply_exclusions(df, applicable)[0]
+
+
+def md_table(df: pd.DataFrame, digits: int = 2, max_rows: int | None = None) -> str:
+    """A markdown table (pandas' to_markdown needs an extra package)."""
+    if df.empty:
+        return "_(none)_"
+    shown = df if max_rows is None else df.head(max_rows)
+
+    def cell(v) -> str:
+        if isinstance(v, (float, np.floating)):
+            return "" if np.isnan(v) else f"{v:.{digits}f}"
+        if isinstance(v, (list, tuple)):
+            return ", ".join(map(str, v))
+        return str(v).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(map(str, shown.columns)) + " |", "|" + "---|" * len(shown.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in shown.itertuples(index=False)]
+    if max_rows is not None and len(df) > max_rows:
+        lines.append(f"\n_({len(df) - max_rows} more rows in the CSV)_")
+    return "\n".join(lines)
+
+
+class _Writer:
+    """Collects the tables and plots of one report under `out`."""
+
+    def __init__(self, out: Path):
+        self.out = out
+        self.tables: dict[str, Path] = {}
+        self.plots: dict[str, Path] = {}
+        self.md: list[str] = []
+
+    def table(self, name: str, df: pd.DataFrame) -> pd.DataFrame:
+        csv = self.out / "tables" / f"{name}.csv"
+        csv.parent.mkdir(parents=True, exist_ok=True)
+        df.to_csv(csv, index=False)
+        # object columns holding lists (clique members) are written as text to keep parquet simple
+        df.astype({c: str for c in df.columns if df[c].map(lambda v: isinstance(v, list)).any()}).to_parquet(
+            csv.with_suffix(".parquet"), index=False)
+        self.tables[name] = csv
+        return df
+
+    def plot(self, name: str, draw: Callable[[Path], Path], caption: str) -> None:
+        path = draw(self.out / "plots" / f"{name}.png")
+        self.plots[name] = path
+        self.md.append(f"![{caption}](plots/{path.name})\n")
+
+    def add(self, *lines: str) -> None:
+        self.md.extend(lines)
+
+
+def _clean(out: Path) -> None:
+    """Remove the outputs of a previous report (only what a report writes), so a stage or a
+    comparison that is gone leaves no stale file behind."""
+    for name in OUTPUT_DIRS:
+        shutil.rmtree(out / name, ignore_errors=True)
+    (out / REPORT_FILE).unlink(missing_ok=True)
+
+
+def _test_setting(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    df["test_setting"] = np.where(df["test_dataset"] == df["dataset"], "in_domain", "cross_domain")
+    return df
+
+
+def _baseline_domains(final: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Absolute mean metric per stage, strategy and domain (what the gains are relative to)."""
+    return final.groupby(["stage", "strategy", "domain"], sort=True).agg(
+        **{f"mean_{metric}": (metric, "mean")}, n=(metric, "size")).reset_index()
+
+
+def _findings(lbs: dict, absolute: pd.DataFrame, comparisons: list, metric: str) -> list[str]:
+    out = []
+    base = absolute[absolute["strategy"] == "baseline"]
+    for stage, g in base.groupby("stage", sort=True):
+        by = dict(zip(g["domain"], g[f"mean_{metric}"]))
+        if CLEAR_DAY in by:
+            adverse = {d: by[d] for d in ADVERSE_DOMAINS if d in by}
+            if adverse:
+                worst = sorted(adverse, key=adverse.get)[:2]
+                drops = ", ".join(f"{d} {adverse[d]:.1f} ({adverse[d] - by[CLEAR_DAY]:+.1f})" for d in worst)
+                out.append(f"{stage}: the baseline reaches {by[CLEAR_DAY]:.1f} {metric} on {CLEAR_DAY}; "
+                           f"its weakest domains are {drops}.")
+    for stage, lb in lbs.items():
+        s, t = lb.summary, lb.table
+        best = t.iloc[0]
+        out.append(f"{stage}: {s['n_beat_baseline']} of {s['n_strategies']} strategies beat the baseline on average "
+                   f"({s['n_beat_baseline_ci']} with the 95% CI above 0); best {best['strategy']} "
+                   f"{best['mean_gain']:+.2f} pp [{best['ci_low']:+.2f}, {best['ci_high']:+.2f}].")
+    for c in comparisons:
+        r = c.correlation
+        out.append(f"{c.label_a} vs {c.label_b}: Spearman rho {r.spearman_rho:+.2f} (p {r.spearman_p:.3g}), "
+                   f"{c.n_reversals} of {len(c.table)} strategies change the sign of their gain.")
+    return out
+
+
+def write_report(inputs: ReportInputs, options: ReportOptions, out: str | Path,
+                 echo: Callable[[str], None] = lambda s: None) -> ReportFiles:
+    out = Path(out)
+    metric = options.metric
+    results = validate_results(inputs.results)
+    if results.empty:
+        raise ProveError("no test results to report on: run `prove test` (or `prove import-results`) first")
+    results = _filter(results, options.filters, "result table", strict=True)
+    if options.stages:
+        results = results[results["stage"].isin(options.stages)]
+    if results.empty:
+        raise ProveError(f"no test results left after the filters {dict(options.filters)} and stages "
+                         f"{list(options.stages) or 'all'}")
+    kept, excluded = apply_exclusions(results, inputs.exclusions)
+    classes = inputs.classes[inputs.classes["run_id"].isin(kept["run_id"])]
+    _clean(out)
+    w = _Writer(out)
+    summary: dict = {"metric": metric, "n_results": int(kept["run_id"].nunique()), "stages": {}}
+
+    src = inputs.source
+    w.add("# Leaderboard report", "",
+          f"Source: {src.get('tracking_uri', 'tables given directly')}; experiments: "
+          f"{', '.join(src.get('experiments') or ['all'])}; generated {pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M} UTC.",
+          f"{kept['run_id'].nunique()} test results ({len(kept)} rows) of {kept['train_run_id'].nunique()} "
+          f"trainings; metric {metric} (%), gains in percentage points (pp).",
+          f"Filters: {', '.join(f'{c}={v}' for c, v in options.filters) or 'none'}; stages: "
+          f"{', '.join(options.stages) or 'all'}. Column glossary: docs/leaderboard.md.", "",
+          "## Exclusions", "", exclusions_note(excluded), "")
+    w.table("exclusions", excluded)
+    w.table("results", kept)
+
+    final = _test_setting(last_checkpoint(kept))
+    matched = matched_gains(final, metric)
+    gains = matched.gains
+    w.table("gains", gains)
+    w.table("unmatched", matched.unmatched)
+    absolute = w.table("domain_" + metric, _baseline_domains(final, metric))
+
+    # -- leaderboards per stage ------------------------------------------------------------
+    echo("leaderboards")
+    lbs = {}
+    for stage in [s for s in STAGES if s in set(final["stage"])]:
+        w.add(f"## Stage {stage}", "")
+        if stage not in set(gains["stage"]):
+            w.add(f"No matched results in {stage}: no non-baseline result has a baseline (see Unmatched).", "")
+            continue
+        lb = lbs[stage] = leaderboard(gains, stage=stage, n_boot=options.n_boot, seed=options.seed)
+        summary["stages"][stage] = lb.summary
+        w.table(f"leaderboard_{stage}", lb.table)
+        s = lb.summary
+        w.add(f"{s['n_beat_baseline']} of {s['n_strategies']} strategies beat the baseline on average; "
+              f"{s['n_beat_baseline_ci']} with the whole 95% bootstrap CI above 0, {s['n_below_baseline_ci']} "
+              f"with it below 0 ({s['n_pairs']} matched pairs, domain {ALL_DOMAINS}).", "",
+              md_table(lb.table), "")
+        w.plot(f"leaderboard_{stage}", lambda p, t=lb.table, st=stage: plots.leaderboard_bars(
+            t, p, f"Stage {st}: mean {metric} gain over the matched baseline (95% CI)"), f"leaderboard {stage}")
+
+        by_domain = breakdown(gains, "domain", stage=stage)
+        w.table(f"breakdown_domain_{stage}", by_domain)
+        w.plot(f"domain_gain_{stage}", lambda p, t=by_domain, st=stage: plots.domain_heatmap(
+            t, p, title=f"Stage {st}: mean gain by domain (pp)"), f"gain by domain, {stage}")
+        stage_abs = absolute[absolute["stage"] == stage]
+        w.plot(f"domain_{metric}_{stage}", lambda p, t=stage_abs, st=stage: plots.domain_heatmap(
+            t, p, value=f"mean_{metric}", label=f"mean {metric} (%)",
+            title=f"Stage {st}: mean {metric} by domain"), f"{metric} by domain, {stage}")
+        w.add(f"Mean {metric} by domain (absolute):", "",
+              md_table(plots.heatmap_matrix(stage_abs, value=f"mean_{metric}").reset_index()), "")
+        for column in ("dataset", "model"):
+            w.table(f"breakdown_{column}_{stage}", breakdown(gains, column, stage=stage))
+        for by in ("strategy_family", "generator_family"):
+            fam = family_summary(gains, by=by, stage=stage)
+            if by == "generator_family":
+                fam = fam[fam[by] != ""]
+            w.table(f"family_{by}_{stage}", fam)
+            w.add(f"By {by.replace('_', ' ')}:", "", md_table(fam), "")
+
+    # -- per class ---------------------------------------------------------------------------
+    if not classes.empty:
+        cls_gain, cls_unmatched = class_gains(matched, classes)
+        for stage in lbs:
+            table = class_breakdown(cls_gain, stage=stage)
+            if not table.empty:
+                w.table(f"breakdown_class_{stage}", table)
+        if not cls_unmatched.empty:
+            w.table("class_unmatched", cls_unmatched)
+
+    # -- unmatched ---------------------------------------------------------------------------
+    w.add("## Unmatched results", "")
+    if matched.unmatched.empty:
+        w.add("Every non-baseline result has a matched baseline.", "")
+    else:
+        reasons = matched.unmatched.groupby(["stage", "strategy", "reason"]).size().reset_index(name="rows")
+        w.add(f"{matched.unmatched['run_id'].nunique()} results have no matched baseline and are in no "
+              "leaderboard (tables/unmatched.csv):", "", md_table(reasons, max_rows=30), "")
+
+    # -- comparisons -------------------------------------------------------------------------
+    echo("comparisons")
+    w.add("## Setting comparisons", "")
+    wanted = options.comparisons if options.comparisons is not None else [
+        c for c in AUTO_COMPARISONS if {c[1], c[2]} <= set(gains[c[0]].astype(str))]
+    if not wanted:
+        w.add("No two settings to compare in these results (e.g. only one stage).", "")
+    done = []
+    for column, a, b in wanted:
+        if column not in gains.columns:
+            raise ProveError(f"comparison column {column!r} is not a column of the gains table; "
+                             f"columns: {', '.join(gains.columns)}")
+        name = f"{column}_{a}_vs_{b}"
+        try:
+            gains_str = gains.assign(**{column: gains[column].astype(str)})
+            c = compare_by(gains_str, column, a, b, n_boot=options.n_boot, seed=options.seed)
+        except ProveError as exc:
+            w.add(f"### {column}: {a} vs {b}", "", f"Not compared: {exc}.", "")
+            continue
+        done.append(c)
+        r = c.correlation
+        w.table(f"compare_{name}", c.table)
+        w.add(f"### {c.label_a} vs {c.label_b}", "",
+              f"{r.n} strategies in both. Spearman ρ = {r.spearman_rho:.3f} (p = {r.spearman_p:.3g}, 95% CI "
+              f"[{r.spearman_ci[0]:.2f}, {r.spearman_ci[1]:.2f}]); Kendall τ = {r.kendall_tau:.3f} "
+              f"(p = {r.kendall_p:.3g}, 95% CI [{r.kendall_ci[0]:.2f}, {r.kendall_ci[1]:.2f}]); "
+              f"{c.n_reversals} direction reversals.", "",
+              "Biggest risers:", "", md_table(c.winners), "", "Biggest fallers:", "", md_table(c.losers), "")
+        if c.only_a or c.only_b:
+            w.add(f"Only in {c.label_a}: {', '.join(c.only_a) or '-'}; only in {c.label_b}: "
+                  f"{', '.join(c.only_b) or '-'}.", "")
+        summary.setdefault("comparisons", {})[name] = dict(
+            spearman_rho=r.spearman_rho, spearman_p=r.spearman_p, kendall_tau=r.kendall_tau,
+            kendall_p=r.kendall_p, n=r.n, reversals=c.n_reversals)
+        w.plot(f"rank_slope_{name}", lambda p, c=c: plots.rank_slope(c, p), f"rank change {name}")
+        w.plot(f"gain_scatter_{name}", lambda p, c=c: plots.gain_scatter(c, p), f"gain scatter {name}")
+
+    # -- critical difference -----------------------------------------------------------------
+    echo("critical difference")
+    w.add("## Critical difference", "")
+    for stage in [s for s in STAGES if s in set(final["stage"])]:
+        rows = final[final["stage"] == stage]
+        blocks, domain, note = list(options.cd_blocks), ALL_DOMAINS, ""
+        try:
+            cd = critical_difference(rows, blocks, metric, domain=domain)
+        except ProveError as first:
+            # too few independent blocks (e.g. one dataset and one model): rank per weather
+            # domain instead, and say that those blocks share their trainings
+            blocks, domain = [*options.cd_blocks, "domain"], None
+            note = (f" Blocks {' x '.join(options.cd_blocks)} were too few ({first}); ranked per "
+                    f"{' x '.join(blocks)} instead: the domains share their trainings, so read the p-value "
+                    "as descriptive.")
+            try:
+                cd = critical_difference(rows[rows["domain"] != ALL_DOMAINS], blocks, metric, domain=None)
+            except ProveError as exc:
+                w.add(f"Stage {stage}: not computed: {exc}.", "")
+                continue
+        table = pd.DataFrame({"strategy": cd.avg_ranks.index, "avg_rank": cd.avg_ranks.to_numpy()})
+        w.table(f"cd_{stage}", table)
+        w.add(f"Stage {stage}: Friedman χ² = {cd.statistic:.2f}, p = {cd.p_value:.3g}; k = {cd.k} strategies, "
+              f"N = {cd.n_blocks} blocks ({' x '.join(blocks)}); Nemenyi CD = {cd.cd:.2f} at α = {cd.alpha}."
+              + note + (f" {len(cd.dropped_blocks)} incomplete blocks dropped." if cd.dropped_blocks else ""), "")
+        w.plot(f"cd_{stage}", lambda p, cd=cd: plots.cd_diagram(cd, p), f"critical difference {stage}")
+
+    # -- coverage, convergence, validation vs test -------------------------------------------
+    echo("coverage")
+    w.add("## Coverage", "")
+    trainings = inputs.trainings
+    if trainings is not None:
+        trainings = _exclude(_filter(trainings, options.filters, "trainings", strict=False), inputs.exclusions)
+        if options.stages:
+            trainings = trainings[trainings["stage"].isin(options.stages)]
+        finished = trainings[trainings["status"] == "FINISHED"]
+        tested_ids = set(kept["train_run_id"])
+        tested = pd.concat([finished[finished["run_id"].isin(tested_ids)][list(SPEC_KEYS)],
+                            kept[~kept["train_run_id"].isin(set(trainings["run_id"]))][list(SPEC_KEYS)]])
+        planned = inputs.planned
+        if planned is not None:
+            planned = _exclude(_filter(planned, options.filters, "plan", strict=False), inputs.exclusions)
+            if options.stages:
+                planned = planned[planned["stage"].isin(options.stages)]
+        cov = coverage(planned if planned is not None else pd.concat([finished[list(SPEC_KEYS)], tested]),
+                       finished, tested, keys=list(SPEC_KEYS))
+        w.table("coverage", cov.summary)
+        w.table("planned_not_trained", cov.planned_not_trained)
+        w.table("trained_not_tested", cov.trained_not_tested)
+        by_status = trainings.groupby("status").size().to_dict()
+        w.add(("" if planned is not None else "No plan given (`--plan`): planned = what was trained or tested. ")
+              + "Training runs by status: " + (", ".join(f"{k} {v}" for k, v in sorted(by_status.items())) or "none")
+              + ".", "", md_table(cov.summary), "")
+        if not cov.planned_not_trained.empty:
+            w.add("Planned but not trained:", "", md_table(cov.planned_not_trained, max_rows=20), "")
+        if not cov.trained_not_tested.empty:
+            w.add("Trained but not tested:", "", md_table(cov.trained_not_tested, max_rows=20), "")
+        summary["coverage"] = {r.step: dict(specs=int(r.specs), missing=int(r.missing))
+                               for r in cov.summary.itertuples()}
+
+        val = finished[finished["val_iter"] >= 0].rename(
+            columns={"run_id": "train_run_id", "val_iter": "checkpoint_iter", "val_mIoU": "mIoU"})
+        gap = val_test_gap(val, kept[kept["train_run_id"].isin(set(val["train_run_id"]))])
+        gap = gap.dropna(subset=["test_mIoU", "val_mIoU"])
+        w.add("## Validation vs test", "")
+        if gap.empty:
+            w.add("No training run has both a validation mIoU and a test result.", "")
+        else:
+            w.table("val_test_gap", gap)
+            w.add(f"{len(gap)} (training, test set) pairs: mean test − validation mIoU = {gap['gap'].mean():+.2f} pp "
+                  f"(min {gap['gap'].min():+.2f}, max {gap['gap'].max():+.2f}); validation and test numbers are "
+                  "kept apart, never mixed in one table column.", "")
+    else:
+        w.add("Not computed: no training runs were read (results given without their trainings).", "")
+
+    w.add("## Convergence", "")
+    conv = convergence(kept, by=("stage", "strategy"), metric=metric)
+    w.table("convergence", conv)
+    if conv["checkpoint_iter"].nunique() < 2:
+        w.add("One checkpoint per training was tested (`prove test --checkpoint all` tests every one).", "")
+    else:
+        for stage in sorted(set(conv["stage"])):
+            t = conv[conv["stage"] == stage]
+            w.plot(f"convergence_{stage}", lambda p, t=t, st=stage: plots.convergence_lines(
+                t, p, f"mean_{metric}", f"Stage {st}: mean test {metric} over training"), f"convergence {stage}")
+
+    findings = _findings(lbs, absolute, done, metric)
+    header_end = w.md.index("## Exclusions")
+    w.md[header_end:header_end] = ["## Key findings", "", *[f"- {f}" for f in findings], ""]
+    report = out / REPORT_FILE
+    report.write_text("\n".join(w.md) + "\n")
+    summary["findings"] = findings
+    return ReportFiles(report, w.tables, w.plots, findings, summary)
