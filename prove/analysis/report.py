@@ -154,9 +154,7 @@ class _Writer:
         csv = self.out / "tables" / f"{name}.csv"
         csv.parent.mkdir(parents=True, exist_ok=True)
         df.to_csv(csv, index=False)
-        # object columns holding lists (clique members) are written as text to keep parquet simple
-        df.astype({c: str for c in df.columns if df[c].map(lambda v: isinstance(v, list)).any()}).to_parquet(
-            csv.with_suffix(".parquet"), index=False)
+        df.to_parquet(csv.with_suffix(".parquet"), index=False)
         self.tables[name] = csv
         return df
 
@@ -204,9 +202,11 @@ def _findings(lbs: dict, absolute: pd.DataFrame, comparisons: list, metric: str)
     for stage, lb in lbs.items():
         s, t = lb.summary, lb.table
         best = t.iloc[0]
+        ci = f" [{best['ci_low']:+.2f}, {best['ci_high']:+.2f}]" if best["n_pairs"] > 1 else \
+            " (one matched pair: no CI; more seeds, datasets or models give one)"
         out.append(f"{stage}: {s['n_beat_baseline']} of {s['n_strategies']} strategies beat the baseline on average "
                    f"({s['n_beat_baseline_ci']} with the 95% CI above 0); best {best['strategy']} "
-                   f"{best['mean_gain']:+.2f} pp [{best['ci_low']:+.2f}, {best['ci_high']:+.2f}].")
+                   f"{best['mean_gain']:+.2f} pp{ci}.")
     for c in comparisons:
         r = c.correlation
         out.append(f"{c.label_a} vs {c.label_b}: Spearman rho {r.spearman_rho:+.2f} (p {r.spearman_p:.3g}), "

@@ -33,8 +33,8 @@ def bootstrap_mean_ci(values, n_boot: int = DEFAULT_N_BOOT, seed: int = DEFAULT_
         raise ProveError("bootstrap of an empty sample")
     if n_boot < 1:
         raise ProveError(f"n_boot must be >= 1, got {n_boot}")
-    if x.size == 1:  # no spread to resample: the CI collapses onto the single value
-        return float(x[0]), float(x[0])
+    if x.size == 1:  # one value says nothing about spread: no interval, rather than a false zero-width one
+        return float("nan"), float("nan")
     idx = rng_for(seed, label).integers(0, x.size, size=(n_boot, x.size))
     means = x[idx].mean(axis=1)
     tail = (1 - level) / 2 * 100
