@@ -34,6 +34,9 @@ class ProveGroup(click.Group):
 @click.version_option(__version__, prog_name="prove")
 def cli() -> None:
     """Reproducible augmentation studies for segmentation under adverse weather."""
+    from prove.settings import load_plugins
+
+    load_plugins()
 
 
 @cli.command("models")
@@ -205,6 +208,28 @@ def demo_command(max_iters: int, output: str, experiment: str) -> None:
 
     outcome = run_demo(max_iters=max_iters, output=output, experiment=experiment)
     click.echo(str(outcome.report))
+
+
+@cli.command("ablation")
+@click.option("--preset", default="", help="Built-in sweep: stage1, stage2, cityscapes-gen, ratio, combination, "
+              "from-scratch, noise, loss, batch-size, demo.")
+@click.option("--sweep", "sweep_file", default="", help="Sweep YAML file (docs/ablation.md) instead of a preset.")
+@click.option("--executor", default="local", show_default=True, help="local or slurm (submitit job array).")
+@click.option("--workers", default=1, show_default=True, type=int,
+              help="Parallel workers (local processes or SLURM array tasks).")
+@click.option("--experiment", default="prove", show_default=True, help="MLflow experiment of the sweep's runs.")
+@click.option("--plan-csv", default="", help="Also write the plan (one row per training) to this CSV.")
+@click.option("--dry-run", is_flag=True, default=False, help="Print the plan with counts; run nothing.")
+@click.option("--reconcile", is_flag=True, default=False,
+              help="First mark runs left RUNNING by dead jobs as resumable and drop expired claims.")
+def ablation_command(preset, sweep_file, executor, workers, experiment, plan_csv, dry_run, reconcile) -> None:
+    """Run a sweep: train then test only what is missing, locally or on SLURM."""
+    from prove.ablation import run_sweep
+    from prove.sweep import resolve
+
+    sweep = resolve(preset, sweep_file)
+    run_sweep(sweep, experiment, dry_run=dry_run, executor=executor, workers=workers, do_reconcile=reconcile,
+              plan_csv=plan_csv)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

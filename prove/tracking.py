@@ -39,6 +39,7 @@ KIND, SPEC_HASH, HEARTBEAT, WORK_DIR = "prove.kind", "prove.spec_hash", "prove.h
 DEFAULT_EXPERIMENT = "prove"
 STALE_AFTER_S = float(os.environ.get("PROVE_STALE_AFTER", 600))
 _BATCH = 900  # MLflow accepts up to 1000 metrics per log_batch
+PARENT_RUN_ENV = "PROVE_PARENT_RUN_ID"  # set by `prove ablation` for the runs of its workers
 
 
 def client() -> MlflowClient:
@@ -52,6 +53,15 @@ def experiment_id(name: str | None = None) -> str:
     name = name or os.environ.get("MLFLOW_EXPERIMENT_NAME") or DEFAULT_EXPERIMENT
     found = client().get_experiment_by_name(name)
     return found.experiment_id if found else client().create_experiment(name)
+
+
+def find_experiment_id(name: str | None = None) -> str | None:
+    """As `experiment_id`, but None instead of creating a missing experiment (for read-only
+    commands such as a dry run)."""
+    if os.environ.get("MLFLOW_EXPERIMENT_ID") and not name:
+        return os.environ["MLFLOW_EXPERIMENT_ID"]
+    found = client().get_experiment_by_name(name or os.environ.get("MLFLOW_EXPERIMENT_NAME") or DEFAULT_EXPERIMENT)
+    return found.experiment_id if found else None
 
 
 @dataclass(frozen=True)
@@ -102,6 +112,9 @@ def create_run(exp_id: str, run_name: str, tags: dict[str, str], params: dict[st
     c = client()
     all_tags = {**tags, HEARTBEAT: str(time.time()), "prove.host": socket.gethostname(),
                 "prove.git_commit": code_version(), "prove.versions": package_versions()}
+    if os.environ.get(PARENT_RUN_ENV) and os.environ[PARENT_RUN_ENV] != adopt:
+        # runs made for a sweep are its children in the MLflow UI
+        all_tags["mlflow.parentRunId"] = os.environ[PARENT_RUN_ENV]
     if adopt:
         run_id = adopt
         c.set_tag(run_id, "mlflow.runName", run_name)
