@@ -79,8 +79,8 @@ def run_worker(sweep: Sweep, experiment: str | None, parent_run_id: str = "", wo
             finished = len(report.done) + len(report.failed)
             eta = f", ~{_clock(elapsed / finished * (len(todo) - n + 1))} left" if finished else ""
             _echo(f"[sweep {sweep.name} {worker}] {n}/{len(todo)} {item.label} (elapsed {_clock(elapsed)}{eta})")
-            t0 = time.monotonic()
             with Keepalive(claim):
+                t0 = time.monotonic()  # only train() and test() are work; the rest is the runner's overhead
                 try:
                     outcome = train(item.spec, experiment=experiment)
                     for dataset, split in test_keys(sweep, item):
@@ -90,7 +90,8 @@ def run_worker(sweep: Sweep, experiment: str | None, parent_run_id: str = "", wo
                 except ProveError as exc:  # bad data root, missing weights...: the rest of the sweep goes on
                     _echo(f"[sweep {sweep.name} {worker}] FAILED {item.label}: {exc}")
                     report.failed.append((item.label, str(exc)))
-            work_s += time.monotonic() - t0
+                finally:
+                    work_s += time.monotonic() - t0
         if not claimed_any:
             time.sleep(random.uniform(0.5, 2.0))  # contention: let the other worker win next time
     report.overhead_s = time.monotonic() - start - work_s
