@@ -37,6 +37,25 @@ def _clock(seconds: float) -> str:
     return f"{int(seconds // 3600)}:{int(seconds % 3600 // 60):02d}:{int(seconds % 60):02d}"
 
 
+# what this process is working on, so a signal handler (SLURM wall clock) can give it back
+_CURRENT: dict = {}
+
+
+def interrupt_current() -> None:
+    """Give the spec in progress back: its RUNNING training run becomes KILLED (resumable)
+    and its claim is released, so the next worker resumes it now instead of waiting for the
+    heartbeat and the claim to expire."""
+    from prove.claims import release
+
+    claim = _CURRENT.pop("claim", None)
+    if claim is None:
+        return
+    for run in tracking.find_train_runs(claim.exp_id, claim.spec_hash):
+        if run.status == "RUNNING":
+            tracking.end_run(run.run_id, "KILLED")
+    release(claim)
+
+
 @dataclass
 class WorkerReport:
     worker: str
@@ -79,6 +98,7 @@ def run_worker(sweep: Sweep, experiment: str | None, parent_run_id: str = "", wo
             finished = len(report.done) + len(report.failed)
             eta = f", ~{_clock(elapsed / finished * (len(todo) - n + 1))} left" if finished else ""
             _echo(f"[sweep {sweep.name} {worker}] {n}/{len(todo)} {item.label} (elapsed {_clock(elapsed)}{eta})")
+            _CURRENT["claim"] = claim
             with Keepalive(claim):
                 t0 = time.monotonic()  # only train() and test() are work; the rest is the runner's overhead
                 try:
@@ -92,6 +112,7 @@ def run_worker(sweep: Sweep, experiment: str | None, parent_run_id: str = "", wo
                     report.failed.append((item.label, str(exc)))
                 finally:
                     work_s += time.monotonic() - t0
+                    _CURRENT.pop("claim", None)
         if not claimed_any:
             time.sleep(random.uniform(0.5, 2.0))  # contention: let the other worker win next time
     report.overhead_s = time.monotonic() - start - work_s

@@ -232,6 +232,15 @@ def ablation_command(preset, sweep_file, executor, workers, experiment, plan_csv
               plan_csv=plan_csv)
 
 
+def _register_server() -> None:
+    from prove.server import server_command  # imports only click and the standard library
+
+    cli.add_command(server_command, "server")
+
+
+_register_server()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     cli.main(args=list(argv) if argv is not None else None, prog_name="prove")
 

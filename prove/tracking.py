@@ -27,6 +27,7 @@ from typing import Any, Iterable
 
 import mlflow
 from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from prove.compat import install
@@ -52,7 +53,14 @@ def experiment_id(name: str | None = None) -> str:
         return os.environ["MLFLOW_EXPERIMENT_ID"]
     name = name or os.environ.get("MLFLOW_EXPERIMENT_NAME") or DEFAULT_EXPERIMENT
     found = client().get_experiment_by_name(name)
-    return found.experiment_id if found else client().create_experiment(name)
+    if found:
+        return found.experiment_id
+    try:
+        return client().create_experiment(name)
+    except MlflowException as exc:  # parallel workers creating it at once: one wins, all use it
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+        return client().get_experiment_by_name(name).experiment_id
 
 
 def find_experiment_id(name: str | None = None) -> str | None:

@@ -194,3 +194,23 @@ def test_local_workers_share_the_sweep(store):
     hashes = [r.data.tags["prove.spec_hash"] for r in runs_of(store["client"], "train")]
     assert len(hashes) == 4 and len(set(hashes)) == 4
     assert "done 4" in result.output
+
+
+def test_wall_clock_signal_gives_the_spec_back(store):
+    """What a SLURM task does when its time is up (SweepTask.checkpoint): the training in
+    progress becomes resumable and its claim is released, so the requeued task resumes it now."""
+    from prove.ablation import _CURRENT
+    from prove.executors.slurm import SweepTask
+
+    sweep = load_sweep(store["sweep"])
+    spec = sweep.items()[0].spec
+    exp = tracking.experiment_id("prove")
+    run = tracking.create_run(exp, spec.run_name, {tracking.KIND: "train", tracking.SPEC_HASH: spec.spec_hash(),
+                                                   tracking.WORK_DIR: str(store["tmp"] / "w")}, spec.to_params())
+    _CURRENT["claim"] = claims.try_claim(exp, spec.spec_hash())
+    assert plan(sweep, "prove").set_index("spec_hash").loc[spec.spec_hash(), "status"] == "running"
+    resubmission = SweepTask().checkpoint(sweep, "prove", "", "slurm0")
+    assert resubmission.args == (sweep, "prove", "", "slurm0")  # submitit requeues the same call
+    assert store["client"].get_run(run).info.status == "KILLED"
+    assert claims.live_claims(exp) == {} and "claim" not in _CURRENT
+    assert plan(sweep, "prove").set_index("spec_hash").loc[spec.spec_hash(), "status"] == "resumable"

@@ -1,0 +1,1 @@
+"""Where sweep workers run beyond this process: `slurm` (submitit job arrays)."""

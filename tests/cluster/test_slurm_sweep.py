@@ -1,0 +1,46 @@
+"""A sweep of 4 specs through a real SLURM job array (2 tasks sharing the work by claims),
+against a sqlite store on this machine; skipped with the reason where SLURM cannot start."""
+
+from __future__ import annotations
+
+import mlflow
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from prove.cli import cli
+from tests.cluster.slurm import slurm_cluster  # noqa: F401  (fixture)
+from tests.data.fixtures import build_acdc
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_sweep_runs_as_a_slurm_job_array(slurm_cluster, tmp_path, monkeypatch):  # noqa: F811
+    root = tmp_path / "acdc"
+    build_acdc(root)
+    uri = f"sqlite:///{tmp_path / 'store.db'}"
+    for key, value in {"MLFLOW_TRACKING_URI": uri, "PROVE_WORK_DIR": str(tmp_path / "work"),
+                       "PROVE_PLUGINS": "tests.support", "PYTHONPATH": str(REPO), "PROVE_SLURM_POLL": "1"}.items():
+        monkeypatch.setenv(key, value)
+    mlflow.set_tracking_uri(uri)
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(yaml.safe_dump({
+        "name": "slurm-mini", "grid": {"strategy": ["baseline", "std_minimal"], "seed": [0, 1]},
+        "fixed": {"stage": "s2", "dataset": "acdc_mini", "max_iters": 2, "batch_size": 2, "eval_interval": 2,
+                  "data_root": str(root)},
+        "resources": {"cpus": 1, "mem_gb": 2, "time_min": 10, "partition": slurm_cluster.partition}}))
+    result = CliRunner().invoke(cli, ["ablation", "--sweep", str(sweep), "--executor", "slurm", "--workers", "2"])
+    assert result.exit_code == 0, result.output[-4000:]
+    assert "submitted job array" in result.output and "done 4" in result.output
+
+    client = mlflow.tracking.MlflowClient(uri)
+    exps = [e.experiment_id for e in client.search_experiments()]
+    trains = client.search_runs(exps, filter_string="tags.`prove.kind` = 'train'")
+    tests = client.search_runs(exps, filter_string="tags.`prove.kind` = 'test'")
+    hashes = [r.data.tags["prove.spec_hash"] for r in trains]
+    assert len(hashes) == 4 and len(set(hashes)) == 4  # every spec once, across both tasks
+    assert len(tests) == 4 and all(r.info.status == "FINISHED" for r in trains + tests)
+    (parent,) = client.search_runs(exps, filter_string="tags.`prove.kind` = 'sweep'")
+    assert parent.data.params["executor"] == "slurm" and parent.info.status == "FINISHED"
+    assert all(r.data.tags["mlflow.parentRunId"] == parent.info.run_id for r in trains)
