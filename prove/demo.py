@@ -20,7 +20,7 @@ import click
 import yaml
 
 from prove.leaderboard import LeaderboardOutcome, LeaderboardRequest, build_leaderboard
-from prove.plan import Plan
+from prove.sweep import Sweep, from_mapping
 
 DEMO_EXPERIMENT = "prove-demo"
 DEMO_MAX_ITERS = 300
@@ -28,9 +28,10 @@ DEMO_STRATEGIES = ("baseline", "std_autoaugment", "std_photometric_distort", "ge
                    "gen_photometric_night")
 
 
-def demo_plan(max_iters: int = DEMO_MAX_ITERS) -> Plan:
-    return Plan("demo", grid={"stage": ["s1", "s2"], "strategy": list(DEMO_STRATEGIES)},
-                fixed={"dataset": "weather_bench", "model": "fcn_r18-tiny", "max_iters": max_iters})
+def demo_plan(max_iters: int = DEMO_MAX_ITERS) -> Sweep:
+    return from_mapping(dict(name="demo", grid={"stage": ["s1", "s2"], "strategy": list(DEMO_STRATEGIES)},
+                             fixed={"dataset": "weather_bench", "model": "fcn_r18-tiny", "max_iters": max_iters},
+                             checkpoint="all"), "demo")
 
 
 def _clock(seconds: float) -> str:
@@ -49,8 +50,8 @@ def run_demo(max_iters: int = DEMO_MAX_ITERS, output: str | Path = "demo", exper
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
     plan_file = out / "plan.yaml"  # the plan travels with the report (coverage reads it)
-    plan_file.write_text(yaml.safe_dump(dict(name=plan.name, grid=dict(plan.grid), fixed=dict(plan.fixed)),
-                                        sort_keys=False))
+    plan_file.write_text(yaml.safe_dump(dict(name=plan.name, grid=dict(plan.grid), fixed=dict(plan.fixed),
+                                             checkpoint=plan.checkpoint), sort_keys=False))
     start = time.monotonic()
     for i, spec in enumerate(specs, 1):
         elapsed = time.monotonic() - start

@@ -79,11 +79,11 @@ def _fingerprint(tables: list[pd.DataFrame], request: LeaderboardRequest) -> str
 
 
 def build_leaderboard(request: LeaderboardRequest, echo=lambda s: click.echo(s, err=True)) -> LeaderboardOutcome:
-    from prove.plan import load_plan
+    from prove.plan import load_plan, planned_table
 
     # read everything the user passed before the store is touched: a bad file changes nothing
     exclusions = load_exclusions(request.exclusions) if request.exclusions else []
-    planned = load_plan(request.plan).table() if request.plan else None
+    planned = planned_table(load_plan(request.plan)) if request.plan else None
     uri = _uri(request.tracking_uri)
     cache = request.cache_dir or default_cache(uri, request.experiments)
     experiments = list(request.experiments) or None

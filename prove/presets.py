@@ -112,7 +112,7 @@ def demo() -> dict:
 
     p = demo_plan()
     return dict(name="demo", grid={k: list(v) for k, v in p.grid.items()}, fixed=dict(p.fixed),
-                checkpoint="all", resources={"cpus": 2, "mem_gb": 4, "time_min": 30})
+                checkpoint=p.checkpoint, resources={"cpus": 2, "mem_gb": 4, "time_min": 30})
 
 
 PRESETS: dict[str, Callable[[], dict]] = {

@@ -95,6 +95,10 @@ class Sweep:
                 out.append(SweepItem(tuple(combo.items()), spec))
         return out
 
+    def specs(self) -> list[TrainSpec]:
+        """The specs that can run here (blocked combinations left out)."""
+        return [i.spec for i in self.items() if i.spec is not None]
+
     def _with_manifest(self, raw: dict) -> dict:
         """Fill `manifest` from the `manifests` templates for strategies of external generators."""
         if raw.get("manifest") or not self.manifests:
@@ -196,17 +200,10 @@ def from_mapping(data: Any, source: str) -> Sweep:
     return sweep
 
 
-def load_sweep(path: str | Path) -> Sweep:
-    import yaml
+def load_sweep(path: str | Path, what: str = "sweep") -> Sweep:
+    from prove.yamlfile import read_yaml
 
-    path = Path(path)
-    if not path.is_file():
-        raise ProveError(f"sweep file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ProveError(f"sweep file {path} is not valid YAML: {exc}") from None
-    return from_mapping(data, str(path))
+    return from_mapping(read_yaml(path, what), str(path))
 
 
 def resolve(preset: str = "", sweep_file: str = "") -> Sweep:

@@ -68,15 +68,9 @@ def load_exclusions(path: str | Path) -> list[Exclusion]:
             value: hrnet_hr48
             reason: baseline diverged (NaN loss at 8k iterations)
     """
-    import yaml
+    from prove.yamlfile import read_yaml
 
-    path = Path(path)
-    if not path.is_file():
-        raise ProveError(f"exclusions file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ProveError(f"exclusions file {path} is not valid YAML: {exc}") from None
+    data = read_yaml(path, "exclusions") or {}
     entries = data.get("exclusions") if isinstance(data, dict) else None
     if entries is None:
         entries = []

@@ -10,13 +10,13 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
-from tests.cluster.postgres import REPO, postgres_db, tracking_server  # noqa: F401  (fixtures)
+from tests.cluster.postgres import REPO
 from tests.data.fixtures import build_acdc
 from tests.support import prove_command
 
 
 @pytest.mark.slow
-def test_sweep_with_parallel_workers_against_the_tracking_server(tracking_server, tmp_path, monkeypatch):  # noqa: F811
+def test_sweep_with_parallel_workers_against_the_tracking_server(tracking_server, tmp_path, monkeypatch):
     root = tmp_path / "acdc"
     build_acdc(root)
     sweep = tmp_path / "sweep.yaml"

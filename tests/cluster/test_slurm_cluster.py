@@ -17,7 +17,7 @@ import cloudpickle
 import pytest
 import submitit
 
-from tests.cluster.slurm import slurm_cluster, submitit_folder, wait_for_result, wait_until  # noqa: F401
+from tests.cluster.slurm import wait_for_result, wait_until
 
 # The jobs unpickle the callables below; pickle them by value so a job never needs to import
 # this test module (its working directory and sys.path are not the test run's).

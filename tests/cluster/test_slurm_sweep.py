@@ -9,14 +9,12 @@ import yaml
 from click.testing import CliRunner
 
 from prove.cli import cli
-from tests.cluster.slurm import slurm_cluster  # noqa: F401  (fixture)
+from tests.cluster.slurm import REPO
 from tests.data.fixtures import build_acdc
-
-REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-def test_sweep_runs_as_a_slurm_job_array(slurm_cluster, tmp_path, monkeypatch):  # noqa: F811
+def test_sweep_runs_as_a_slurm_job_array(slurm_cluster, tmp_path, monkeypatch):
     root = tmp_path / "acdc"
     build_acdc(root)
     uri = f"sqlite:///{tmp_path / 'store.db'}"

@@ -17,7 +17,7 @@ import requests
 
 from prove.errors import ProveError
 from prove.server import auth_config, check_backend_store_uri, run_server
-from tests.cluster.postgres import REPO, TrackingServer, free_port, postgres_db, tracking_server  # noqa: F401
+from tests.cluster.postgres import REPO, TrackingServer, free_port
 
 WORKERS, RUNS_PER_WORKER, STEPS, FLUSH_EVERY = 4, 2, 150, 60
 METRIC_KEYS = ("train/loss", "train/lr")  # STEPS steps each: 300 metrics per run
