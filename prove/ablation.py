@@ -145,7 +145,8 @@ def plan_table(sweep: Sweep, experiment: str | None) -> pd.DataFrame:
     from prove.sweep_status import PLAN_COLUMNS, status_of
 
     if tracking.find_experiment_id(experiment) is None:
-        return pd.DataFrame([status_of(sweep, i, [], False) for i in sweep.items()], columns=list(PLAN_COLUMNS))
+        return pd.DataFrame([status_of(sweep, i, [], False, not (i.spec and i.spec.continue_from))
+                             for i in sweep.items()], columns=list(PLAN_COLUMNS))
     return plan(sweep, experiment)
 
 
@@ -237,7 +238,7 @@ def _parent_run(sweep: Sweep, exp_id: str, table: pd.DataFrame, executor: str, w
         definition.write_text(yaml.safe_dump(dict(
             name=sweep.name, grid=dict(sweep.grid), fixed=dict(sweep.fixed), exclude=[dict(e) for e in sweep.exclude],
             manifests=dict(sweep.manifests), tests=[dict(dataset=t.dataset, split=t.split) for t in sweep.tests],
-            checkpoint=sweep.checkpoint, resources=dict(sweep.resources)), sort_keys=False))
+            checkpoint=sweep.checkpoint, resources=dict(sweep.resources), extend=sweep.extend), sort_keys=False))
         table.to_csv(Path(tmp) / "plan_before.csv", index=False)
         tracking.log_artifact(run_id, definition)
         tracking.log_artifact(run_id, Path(tmp) / "plan_before.csv")

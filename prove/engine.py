@@ -7,11 +7,14 @@
   dropout and other model randomness do not depend on history either.
 - `GracefulStopHook`: SIGTERM/SIGINT (cluster wall clock, Ctrl-C) finish the current
   iteration, save a checkpoint, and stop with `TrainingInterrupted`.
+- `ContinueScheduleHook`: a training that continues a shorter one (`continue_from`) follows its
+  own, longer LR schedule from the iteration it starts at.
 """
 
 from __future__ import annotations
 
 import signal
+import warnings
 from typing import Any
 
 import numpy as np
@@ -164,3 +167,31 @@ def _fmt(seconds: float) -> str:
         return "?"
     minutes, secs = divmod(int(seconds), 60)
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+@HOOKS.register_module()
+class ContinueScheduleHook(Hook):
+    """For a run started from another run's checkpoint (whose LR schedule ended at that
+    iteration): reset every parameter group to its base LR, rebuild this run's schedulers and
+    step them to the start iteration, so the LR is what this run's own schedule gives there
+    (as if it had been trained to max_iters from the start). Only at the start iteration: a
+    later resume restores the schedulers from this run's own checkpoints."""
+
+    priority = "VERY_HIGH"
+
+    def __init__(self, start_iter: int):
+        self.start_iter = int(start_iter)
+
+    def before_train(self, runner) -> None:
+        if runner.iter != self.start_iter:
+            return
+        for group in runner.optim_wrapper.param_groups:
+            group["lr"] = group.get("initial_lr", group["lr"])
+        runner.param_schedulers = runner.build_param_scheduler(runner.cfg.param_scheduler)
+        schedulers = runner.param_schedulers
+        schedulers = [s for v in schedulers.values() for s in v] if isinstance(schedulers, dict) else schedulers
+        with warnings.catch_warnings():  # stepping without optimizer steps is the point here
+            warnings.simplefilter("ignore")
+            for scheduler in schedulers:
+                while scheduler._global_step < runner.iter:
+                    scheduler.step()

@@ -106,6 +106,13 @@ def batch_size() -> dict:
                 resources=STUDY_RESOURCES)
 
 
+def extended() -> dict:
+    """Continue the finished S1 trainings to 3x their iterations, testing every checkpoint
+    (trainings not finished yet are listed as blocked)."""
+    sweep = _study("s1")
+    return dict(sweep, name="extended", extend=3, checkpoint="all")
+
+
 def demo() -> dict:
     """The demo's grid (tiny CNN, embedded benchmark, CPU): try a sweep in minutes."""
     from prove.demo import demo_plan
@@ -118,5 +125,5 @@ def demo() -> dict:
 PRESETS: dict[str, Callable[[], dict]] = {
     "stage1": stage1, "stage2": stage2, "cityscapes-gen": cityscapes_gen, "ratio": ratio,
     "combination": combination, "from-scratch": from_scratch, "noise": noise, "loss": loss,
-    "batch-size": batch_size, "demo": demo,
+    "batch-size": batch_size, "extended": extended, "demo": demo,
 }

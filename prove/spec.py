@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ class TrainSpec:
     lr: str = "auto"  # a float, or auto = the model zoo's LR scaled linearly with batch size
     precision: str = "auto"  # auto = fp32 on CPU, tf32 on CUDA (docs/performance.md)
     manifest: str = ""  # generated-images manifest CSV (required for external generators)
+    continue_from: str = ""  # spec hash of a finished training this one continues (extended training)
     # -- execution: how and where, not what -----------------------------------------------
     data_root: str = ""
     domain_csv: str = ""
@@ -56,7 +58,7 @@ class TrainSpec:
     work_dir: str = ""  # "" = ./work_dirs/<spec hash>
 
     IDENTITY = ("stage", "dataset", "model", "strategy", "ratio", "aux_loss", "main_loss", "pretrained",
-                "max_iters", "batch_size", "seed", "crop_size", "lr", "precision", "manifest")
+                "max_iters", "batch_size", "seed", "crop_size", "lr", "precision", "manifest", "continue_from")
 
     @classmethod
     def create(cls, **raw: Any) -> "TrainSpec":
@@ -76,6 +78,8 @@ class TrainSpec:
             ident["pretrained"] = "sha256:" + _file_digest(self.pretrained)
         if self.manifest:
             ident["manifest"] = "sha256:" + _file_digest(self.manifest)
+        if not self.continue_from:  # added later: absent when unused, so earlier hashes stay valid
+            del ident["continue_from"]
         ident["spec_version"] = SPEC_VERSION
         return ident
 
@@ -104,6 +108,8 @@ class TrainSpec:
             name += f"+main_{self.main_loss}"
         if self.pretrained == "false":
             name += "+scratch"
+        if self.continue_from:
+            name += f"+cont_{self.continue_from[:6]}"
         return name
 
     @property
@@ -133,6 +139,7 @@ HELP: dict[str, str] = {
     "lr": "Learning rate, or auto (zoo LR x batch_size / zoo batch size).",
     "precision": "auto (fp32 on CPU, tf32 on CUDA), fp32, tf32 or bf16.",
     "manifest": "Generated-images manifest CSV (needed for external generators).",
+    "continue_from": "Spec hash of a finished training to continue (its weights and optimizer) up to max_iters.",
     "data_root": "Dataset root (default: $PROVE_<DATASET>_ROOT; the embedded benchmark needs none).",
     "domain_csv": "CSV image,domain for datasets without weather tags.",
     "checkpoint_interval": "Iterations between checkpoints (0 = max_iters // 5).",
@@ -234,6 +241,10 @@ def _validated(v: dict[str, Any]) -> dict[str, Any]:
                 f"pass its images with manifest=<CSV> (docs/generated-images.md)"
             )
     out["manifest"] = manifest
+    out["continue_from"] = str(v["continue_from"] or "").strip().lower()
+    if out["continue_from"] and not re.fullmatch(r"[0-9a-f]{16}", out["continue_from"]):
+        raise ProveError(f"invalid continue_from {v['continue_from']!r}: expected the 16-hex spec hash of a "
+                         "finished training (the prove.spec_hash tag of its run)")
     if out["stage"] == "cg" and out["dataset"] != "cityscapes":
         raise ProveError(f"stage 'cg' trains on cityscapes; got dataset {out['dataset']!r}")
     for key in ("data_root", "domain_csv", "work_dir"):

@@ -18,6 +18,7 @@ named in the error.
       - {dataset: acdc, split: val}
     checkpoint: last               # or all: test every checkpoint
     resources: {gpus: 1, cpus: 8, mem_gb: 32, time_min: 720, partition: gpu}
+    extend: 1                      # 3: continue each finished grid training to 3x its iterations
 
 A combination whose spec cannot be built here (an external generator's manifest that is not
 on this machine) is kept as *blocked* with its reason: a dry run on a laptop still shows the
@@ -35,7 +36,7 @@ from typing import Any, Mapping
 from prove.errors import ProveError
 from prove.spec import TrainSpec
 
-SWEEP_KEYS = ("name", "grid", "fixed", "exclude", "manifests", "tests", "checkpoint", "resources")
+SWEEP_KEYS = ("name", "grid", "fixed", "exclude", "manifests", "tests", "checkpoint", "resources", "extend")
 CHECKPOINTS = ("last", "all")
 RESOURCE_KEYS = {"gpus": int, "cpus": int, "mem_gb": int, "time_min": int, "partition": str}
 DEFAULT_RESOURCES = {"gpus": 0, "cpus": 2, "mem_gb": 8, "time_min": 60, "partition": ""}
@@ -74,6 +75,7 @@ class Sweep:
     tests: tuple[TestSet, ...] = (TestSet(),)
     checkpoint: str = "last"
     resources: Mapping[str, Any] = field(default_factory=lambda: dict(DEFAULT_RESOURCES))
+    extend: int = 1  # > 1: continue each grid training (once finished) to extend x its iterations
 
     def items(self) -> list[SweepItem]:
         """Every non-excluded combination, in grid order, deduplicated by spec hash."""
@@ -85,6 +87,9 @@ class Sweep:
             raw = {**self.fixed, **combo}
             try:
                 spec = TrainSpec.create(**self._with_manifest(raw))
+                if self.extend > 1:
+                    spec = TrainSpec.create(**{**self._with_manifest(raw), "max_iters": spec.max_iters * self.extend,
+                                               "continue_from": spec.spec_hash()})
             except ProveError as exc:
                 if "manifest" not in str(exc):
                     raise ProveError(f"sweep {self.name!r}, combination {combo}: {exc}") from None
@@ -194,8 +199,11 @@ def from_mapping(data: Any, source: str) -> Sweep:
             resources[key] = RESOURCE_KEYS[key](value)
         except (TypeError, ValueError):
             _fail(source, f"resource {key} {value!r} must be {RESOURCE_KEYS[key].__name__}")
+    extend = data.get("extend", 1)
+    if not isinstance(extend, int) or isinstance(extend, bool) or extend < 1:
+        _fail(source, f"extend {extend!r} must be a whole number >= 1 (e.g. 3: continue each training to 3x)")
     sweep = Sweep(str(data.get("name") or Path(source).stem), grid, fixed, tuple(exclude), manifests,
-                  tuple(test_sets), checkpoint, resources)
+                  tuple(test_sets), checkpoint, resources, extend)
     sweep.items()  # every combination validated now
     return sweep
 

@@ -11,7 +11,8 @@ come from the experiment's tags (`prove.claims`). Statuses:
 - `resumable`: a failed or killed run, or one left RUNNING without a heartbeat for
   PROVE_STALE_AFTER seconds (a dead job); the runner resumes it from its checkpoint
 - `running`: a RUNNING run with a fresh heartbeat, or a live claim: someone else has it
-- `blocked`: the spec cannot be built here (reason given)
+- `blocked`: the spec cannot be built here, or it continues a training that has not finished
+  (`extend`); the reason says which
 """
 
 from __future__ import annotations
@@ -78,11 +79,13 @@ def test_keys(sweep: Sweep, item: SweepItem) -> list[tuple[str, str]]:
     return keys
 
 
-def status_of(sweep: Sweep, item: SweepItem, runs: list[KnownRun], claimed: bool) -> dict:
+def status_of(sweep: Sweep, item: SweepItem, runs: list[KnownRun], claimed: bool, parent_done: bool = True) -> dict:
     row = dict(run_name=item.label, spec_hash=item.spec.spec_hash() if item.spec else "", status="", train_run_id="",
                missing_tests="", reason=item.blocked)
     if item.spec is None:
         return dict(row, status="blocked")
+    if not runs and not parent_done:  # extended training: the run to continue is not finished yet
+        return dict(row, status="blocked", reason=f"continues {item.spec.continue_from}, not finished yet")
     finished = [r for r in runs if r.status == "FINISHED"]
     if finished:
         run = finished[0]
@@ -107,8 +110,12 @@ def plan(sweep: Sweep, experiment: str | None, items: list[SweepItem] | None = N
     items = sweep.items() if items is None else items
     runs = known_runs(exp_id)
     claims = live_claims(exp_id)
+    def parent_done(item: SweepItem) -> bool:
+        parent = item.spec.continue_from if item.spec else ""
+        return not parent or any(r.status == "FINISHED" for r in runs.get(parent, []))
+
     rows = [status_of(sweep, item, runs.get(item.spec.spec_hash(), []) if item.spec else [],
-                      bool(item.spec) and item.spec.spec_hash() in claims) for item in items]
+                      bool(item.spec) and item.spec.spec_hash() in claims, parent_done(item)) for item in items]
     return pd.DataFrame(rows, columns=list(PLAN_COLUMNS))
 
 

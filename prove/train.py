@@ -39,7 +39,7 @@ from prove.config import DataPlan, build_config, intervals, resolved_precision, 
 from prove.data import sampler as _sampler  # noqa: E402,F401  (registers RealGeneratedSampler)
 from prove.data.domains import ADVERSE_DOMAINS, CLEAR_DAY  # noqa: E402
 from prove.data.mmseg_dataset import open_adapter  # noqa: E402
-from prove.engine import GracefulStopHook, ProgressHook, TrainingInterrupted  # noqa: E402
+from prove.engine import ContinueScheduleHook, GracefulStopHook, ProgressHook, TrainingInterrupted  # noqa: E402
 from prove.errors import ProveError  # noqa: E402
 from prove.models import check_available  # noqa: E402
 from prove.settings import cache_dir  # noqa: E402
@@ -148,6 +148,40 @@ def decide(spec: TrainSpec, spec_hash: str, exp_id: str, force: bool) -> tuple[s
     return "new", None
 
 
+def continuation(spec: TrainSpec, exp_id: str) -> tuple[int, str]:
+    """(iteration, checkpoint) where a `continue_from` training starts: the last periodic
+    checkpoint of the finished run of that spec. Checked before any run is written."""
+    from prove.reports import iteration_checkpoints
+
+    finished = [r for r in tracking.find_train_runs(exp_id, spec.continue_from) if r.status == "FINISHED"]
+    if not finished:
+        raise ProveError(f"continue_from {spec.continue_from}: no finished training with this spec hash in "
+                         "this experiment; train it first")
+    checkpoints = iteration_checkpoints(finished[0].work_dir) if finished[0].work_dir else {}
+    if not checkpoints:
+        raise ProveError(f"continue_from {spec.continue_from}: run {finished[0].run_id} has no checkpoints in "
+                         f"{finished[0].work_dir!r}")
+    last = max(checkpoints)
+    if last >= spec.max_iters:
+        raise ProveError(f"continue_from {spec.continue_from}: that training ends at iteration {last}; "
+                         f"max_iters must be larger, got {spec.max_iters}")
+    return last, checkpoints[last]
+
+
+def start_from_checkpoint(start: tuple[int, str], work_dir: str) -> None:
+    """Put the checkpoint to continue into this run's work dir as its resume point, without its
+    LR schedulers (they ended there; ContinueScheduleHook sets this run's own)."""
+    from prove.compat.checkpoint import load_checkpoint_file, mark_written_by_prove
+
+    iteration, source = start
+    state = load_checkpoint_file(source, map_location="cpu")
+    state.pop("param_schedulers", None)
+    target = Path(work_dir) / f"iter_{iteration}.pth"
+    torch.save(state, target)
+    mark_written_by_prove(target, note=f"continued from {source}")
+    (Path(work_dir) / "last_checkpoint").write_text(str(target))
+
+
 def resolved_params(spec: TrainSpec, cfg: dict, plan: DataPlan) -> dict[str, str]:
     checkpoint_every, eval_every = intervals(spec)
     strategy = parse_strategy(spec.strategy)
@@ -211,6 +245,8 @@ def train(spec: TrainSpec, force: bool = False, experiment: str | None = None, e
         action, existing = decide(spec, spec_hash, exp_id, force)
         decision = (action, existing.run_id if existing else None, existing.work_dir if existing else None, exp_id)
     action, run_id, work_dir, exp_id = _broadcast(decision)
+    start = continuation(spec, exp_id) if spec.continue_from and rank == 0 and action != "skip" else None
+    start = _broadcast(start)
     if action == "skip":
         _echo(f"already trained: run {run_id} ({spec.run_name}, spec {spec_hash}); nothing to do")
         tracking.mark_launcher({"prove.train_run_id": run_id}, own_run=run_id)
@@ -236,6 +272,8 @@ def train(spec: TrainSpec, force: bool = False, experiment: str | None = None, e
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     Path(work_dir).mkdir(parents=True, exist_ok=True)
+    if start and action == "new" and rank == 0:
+        start_from_checkpoint(start, work_dir)
     config_path = Path(work_dir) / "config.py"
     Config(cfg).dump(str(config_path))
 
@@ -253,6 +291,8 @@ def train(spec: TrainSpec, force: bool = False, experiment: str | None = None, e
         source = get_model_card(spec.model).pretrained if spec.pretrained == "true" else spec.pretrained
         pretrained = PretrainedReportHook(source, str(Path(work_dir) / "pretrained_load.json"))
         runner.register_hook(pretrained, priority="LOW")
+    if start:
+        runner.register_hook(ContinueScheduleHook(start[0]))
     for hook in extra_hooks:
         runner.register_hook(hook)
     tracker = tracking.TrackingHook(run_id) if rank == 0 else None
