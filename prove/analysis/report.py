@@ -187,7 +187,20 @@ def _baseline_domains(final: pd.DataFrame, metric: str) -> pd.DataFrame:
         **{f"mean_{metric}": (metric, "mean")}, n=(metric, "size")).reset_index()
 
 
-def _findings(lbs: dict, absolute: pd.DataFrame, comparisons: list, metric: str) -> list[str]:
+def _domain_highlights(by_domain: dict[str, pd.DataFrame], top: int = 3) -> list[str]:
+    """Per stage, the largest gains in a single weather domain: where a strategy helps most."""
+    out = []
+    for stage, table in by_domain.items():
+        rows = table[table["domain"] != ALL_DOMAINS].sort_values(["mean_gain", "strategy"], ascending=[False, True])
+        rows = rows[rows["mean_gain"] > 0].head(top)
+        if not rows.empty:
+            out.append(f"{stage}: largest gains in one domain: " + ", ".join(
+                f"{r.strategy} on {r.domain} {r.mean_gain:+.1f} pp" for r in rows.itertuples()) + ".")
+    return out
+
+
+def _findings(lbs: dict, absolute: pd.DataFrame, comparisons: list, metric: str,
+              by_domain: dict[str, pd.DataFrame] | None = None) -> list[str]:
     out = []
     base = absolute[absolute["strategy"] == "baseline"]
     for stage, g in base.groupby("stage", sort=True):
@@ -207,6 +220,7 @@ def _findings(lbs: dict, absolute: pd.DataFrame, comparisons: list, metric: str)
         out.append(f"{stage}: {s['n_beat_baseline']} of {s['n_strategies']} strategies beat the baseline on average "
                    f"({s['n_beat_baseline_ci']} with the 95% CI above 0); best {best['strategy']} "
                    f"{best['mean_gain']:+.2f} pp{ci}.")
+    out += _domain_highlights(by_domain or {})
     for c in comparisons:
         r = c.correlation
         out.append(f"{c.label_a} vs {c.label_b}: Spearman rho {r.spearman_rho:+.2f} (p {r.spearman_p:.3g}), "
@@ -254,7 +268,7 @@ def write_report(inputs: ReportInputs, options: ReportOptions, out: str | Path,
 
     # -- leaderboards per stage ------------------------------------------------------------
     echo("leaderboards")
-    lbs = {}
+    lbs, domain_tables = {}, {}
     for stage in [s for s in STAGES if s in set(final["stage"])]:
         w.add(f"## Stage {stage}", "")
         if stage not in set(gains["stage"]):
@@ -271,7 +285,7 @@ def write_report(inputs: ReportInputs, options: ReportOptions, out: str | Path,
         w.plot(f"leaderboard_{stage}", lambda p, t=lb.table, st=stage: plots.leaderboard_bars(
             t, p, f"Stage {st}: mean {metric} gain over the matched baseline (95% CI)"), f"leaderboard {stage}")
 
-        by_domain = breakdown(gains, "domain", stage=stage)
+        by_domain = domain_tables[stage] = breakdown(gains, "domain", stage=stage)
         w.table(f"breakdown_domain_{stage}", by_domain)
         w.plot(f"domain_gain_{stage}", lambda p, t=by_domain, st=stage: plots.domain_heatmap(
             t, p, title=f"Stage {st}: mean gain by domain (pp)"), f"gain by domain, {stage}")
@@ -432,7 +446,7 @@ def write_report(inputs: ReportInputs, options: ReportOptions, out: str | Path,
             w.plot(f"convergence_{stage}", lambda p, t=t, st=stage: plots.convergence_lines(
                 t, p, f"mean_{metric}", f"Stage {st}: mean test {metric} over training"), f"convergence {stage}")
 
-    findings = _findings(lbs, absolute, done, metric)
+    findings = _findings(lbs, absolute, done, metric, domain_tables)
     header_end = w.md.index("## Exclusions")
     w.md[header_end:header_end] = ["## Key findings", "", *[f"- {f}" for f in findings], ""]
     report = out / REPORT_FILE

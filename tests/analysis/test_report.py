@@ -112,6 +112,8 @@ def test_report_states_the_findings(report):
     files, out = report
     text = (out / "report.md").read_text()
     assert "## Key findings" in text and "s1: 2 of 3 strategies beat the baseline" in text
+    # tables.py: std_cutmix gains 2.0 everywhere but night (-1.0 extra); gen_flux +1.0 extra on foggy
+    assert "s1: largest gains in one domain: std_cutmix on foggy +2.0 pp, gen_flux on foggy +1.8 pp" in text
     assert "stage=s1 vs stage=s2" in text and "Spearman" in text
 
 
