@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import mlflow
 import pytest
@@ -48,7 +49,7 @@ def test_sweep_runs_as_a_slurm_job_array(slurm_cluster, tmp_path, monkeypatch):
     assert all(r.data.tags["mlflow.parentRunId"] == parent.info.run_id for r in trains)
 
 
-def _signal_when_checkpointed(work: "Path", name: str, sent: dict, deadline_s: float = 300) -> None:
+def _signal_when_checkpointed(work: Path, name: str, sent: dict, deadline_s: float = 300) -> None:
     """Send the time-limit signal (USR2, as SLURM does before the wall clock) to the sweep's
     task once its training has written a checkpoint."""
     end = time.monotonic() + deadline_s
