@@ -1,5 +1,6 @@
-"""A sweep of 4 specs through a real SLURM job array (2 tasks sharing the work by claims),
-against a sqlite store on this machine; skipped with the reason where SLURM cannot start."""
+"""Sweeps through a real SLURM (ci/slurm.sh): 4 specs shared by a 2-task job array, and a
+task signalled at its time limit that submitit requeues and that resumes its training; against
+a sqlite store on this machine. Skipped with the reason where SLURM cannot start."""
 
 from __future__ import annotations
 
