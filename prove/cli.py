@@ -168,8 +168,10 @@ def test_command(run_id, checkpoint, test_dataset, test_split, test_data_root, t
 @click.option("--cd-blocks", default="dataset,model", show_default=True,
               help="Columns whose combinations are the blocks of the critical-difference test.")
 @click.option("--experiment", default="prove", show_default=True, help="MLflow experiment of the analysis run.")
+@click.option("--refresh", is_flag=True, default=False,
+              help="Rebuild the cached tables from the store (after `mlflow gc` or restoring a backup).")
 def leaderboard_command(stage, experiments, tracking_uri, output, metric, filters, exclusions, plan, compare,
-                        cd_blocks, experiment) -> None:
+                        cd_blocks, experiment, refresh) -> None:
     """Leaderboards, comparisons, CD diagrams, coverage: a report computed from the store."""
     from pathlib import Path
 
@@ -181,7 +183,7 @@ def leaderboard_command(stage, experiments, tracking_uri, output, metric, filter
     request = LeaderboardRequest(
         out_dir=Path(output), tracking_uri=tracking_uri or None, experiments=parse_list(experiments), options=options,
         exclusions=existing_file(exclusions, "exclusions", DEFAULT_EXCLUSIONS), plan=existing_file(plan, "plan"),
-        experiment=experiment)
+        experiment=experiment, refresh=refresh)
     outcome = build_leaderboard(request)
     click.echo(str(outcome.report))
 

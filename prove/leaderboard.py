@@ -43,6 +43,7 @@ class LeaderboardRequest:
     cache_dir: Path | None = None  # default: <prove cache>/leaderboard/<store + experiments>
     log_run: bool = True
     experiment: str | None = None  # where the analysis run goes (default: as for train/test)
+    refresh: bool = False  # rebuild the cached tables from the store
 
 
 @dataclass
@@ -88,8 +89,8 @@ def build_leaderboard(request: LeaderboardRequest, echo=lambda s: click.echo(s, 
     cache = request.cache_dir or default_cache(uri, request.experiments)
     experiments = list(request.experiments) or None
     echo(f"reading test and training runs from {uri}")
-    results, classes, sync = sync_results(cache, experiments, uri)
-    trainings, trainings_sync = sync_trainings(cache, experiments, uri)
+    results, classes, sync = sync_results(cache, experiments, uri, request.refresh)
+    trainings, trainings_sync = sync_trainings(cache, experiments, uri, request.refresh)
     echo(f"{sync.total_runs} test results ({sync.fetched_runs} fetched, {sync.removed_runs} removed since the "
          f"last sync); {trainings_sync.total_runs} training runs")
 

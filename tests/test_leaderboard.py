@@ -137,3 +137,29 @@ def test_plan_coverage_lists_what_is_missing(store):
     # imported results have no training runs: every planned spec is missing a training,
     # std_mixup was never tested either
     assert set(missing["strategy"]) == {"baseline", "std_cutmix", "std_mixup"}
+
+
+def test_a_store_made_again_at_the_same_path_leaves_no_ghost_results(store):
+    import os
+    import subprocess
+    import sys
+
+    out = store["tmp"] / "lb"
+    assert leaderboard("--output", str(out)).exit_code == 0
+    assert pd.read_csv(out / "tables" / "results.csv")["run_id"].nunique() == 32
+    # the user starts over with a new mlflow.db at the same URI (new processes: this one keeps
+    # the old database open)
+    (store["tmp"] / "store.db").unlink()
+    csv = study_csv(store["tmp"] / "s1.csv", stages=("s1",))
+
+    def prove(*args):
+        return subprocess.run([sys.executable, "-m", "prove.cli", *args], env=dict(os.environ), capture_output=True,
+                              text=True, cwd=store["tmp"], timeout=300)
+
+    assert prove("import-results", str(csv), "--experiment", "study").returncode == 0
+    again = prove("leaderboard", "--output", str(out))
+    assert again.returncode == 0, again.stderr[-2000:]
+    kept = pd.read_csv(out / "tables" / "results.csv")
+    assert kept["run_id"].nunique() == 16 and set(kept["stage"]) == {"s1"}  # nothing of the old store
+    refreshed = prove("leaderboard", "--output", str(out), "--refresh")
+    assert refreshed.returncode == 0 and "16 test results (16 fetched" in refreshed.stderr

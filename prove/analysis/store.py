@@ -152,16 +152,25 @@ OVERLAP_MS = 5000
 
 class _Cache:
     """The sync state of one table: which store and experiments, the last end time seen and
-    the experiments already read (a new experiment is read whole, the others incrementally)."""
+    the experiments already read (a new experiment is read whole, the others incrementally).
 
-    def __init__(self, cache_dir: str | Path, name: str, client, experiments: list[str] | None):
+    The experiments' creation times identify the store behind the URI: a store deleted and
+    made again at the same path (a new mlflow.db) has new ones, and the cache is rebuilt
+    instead of keeping results of runs that no longer exist. `refresh` rebuilds it too (after
+    `mlflow gc`, which removes deleted runs for good, or restoring a backup)."""
+
+    def __init__(self, cache_dir: str | Path, name: str, client, experiments: list[str] | None,
+                 refresh: bool = False):
         self.dir = Path(cache_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.meta_path = self.dir / f"{name}.json"
         self.exp_ids = experiment_ids(client, experiments)
+        created = {e.experiment_id: int(e.creation_time or 0) for e in client.search_experiments()}
+        self.created = {e: created.get(e, 0) for e in self.exp_ids}
         self.key = dict(version=CACHE_VERSION, uri=str(client.tracking_uri), experiments=sorted(experiments or []))
-        meta = json.loads(self.meta_path.read_text()) if self.meta_path.is_file() else {}
-        self.fresh = meta.get("key") != self.key
+        meta = json.loads(self.meta_path.read_text()) if self.meta_path.is_file() and not refresh else {}
+        same_store = all(self.created.get(e, -1) == t for e, t in meta.get("experiment_created", {}).items())
+        self.fresh = meta.get("key") != self.key or not same_store
         self.since = 0 if self.fresh else int(meta.get("last_end_time", 0))
         self.known = set() if self.fresh else set(meta.get("experiment_ids", []))
 
@@ -174,16 +183,17 @@ class _Cache:
 
     def save(self, runs: list) -> None:
         last = max([self.since, *(r.info.end_time or 0 for r in runs)])
-        self.meta_path.write_text(json.dumps(dict(key=self.key, last_end_time=last, experiment_ids=self.exp_ids)))
+        self.meta_path.write_text(json.dumps(dict(key=self.key, last_end_time=last, experiment_ids=self.exp_ids,
+                                                  experiment_created=self.created)))
 
 
-def sync_results(cache_dir: str | Path, experiments: list[str] | None = None,
-                 tracking_uri: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame, SyncReport]:
+def sync_results(cache_dir: str | Path, experiments: list[str] | None = None, tracking_uri: str | None = None,
+                 refresh: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, SyncReport]:
     """The results and per-class tables of the store, updated incrementally in `cache_dir`."""
     from mlflow.entities import ViewType
 
     client = _client(tracking_uri)
-    state = _Cache(cache_dir, "results", client, experiments)
+    state = _Cache(cache_dir, "results", client, experiments, refresh)
     results_path, classes_path = state.dir / "results.parquet", state.dir / "classes.parquet"
     fresh = state.fresh or not results_path.is_file() or not classes_path.is_file()
     if fresh:
@@ -232,8 +242,8 @@ def training_row(run) -> dict:
     )
 
 
-def sync_trainings(cache_dir: str | Path, experiments: list[str] | None = None,
-                   tracking_uri: str | None = None) -> tuple[pd.DataFrame, SyncReport]:
+def sync_trainings(cache_dir: str | Path, experiments: list[str] | None = None, tracking_uri: str | None = None,
+                   refresh: bool = False) -> tuple[pd.DataFrame, SyncReport]:
     """The training-runs table of the store, updated incrementally in `cache_dir`.
 
     Ended runs (FINISHED, FAILED, KILLED) are cached and read again when they end later (a
@@ -242,7 +252,7 @@ def sync_trainings(cache_dir: str | Path, experiments: list[str] | None = None,
     from mlflow.entities import ViewType
 
     client = _client(tracking_uri)
-    state = _Cache(cache_dir, "trainings", client, experiments)
+    state = _Cache(cache_dir, "trainings", client, experiments, refresh)
     table_path = state.dir / "trainings.parquet"
     if state.fresh or not table_path.is_file():
         state.since, state.known = 0, set()
