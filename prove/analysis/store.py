@@ -27,7 +27,7 @@ from prove.analysis.schema import (
 )
 from prove.data.labels import CLASSES
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: experiment creation times recorded (caches of 1 may hold runs of a remade store)
 # MLflow's largest page: each page is a query and a commit that expires every loaded object
 _PAGE = 50_000
 
