@@ -140,16 +140,6 @@ def reconcile(sweep: Sweep, experiment: str | None) -> list[str]:
     return marked
 
 
-def plan_table(sweep: Sweep, experiment: str | None) -> pd.DataFrame:
-    """The plan without writing anything (a missing experiment means nothing is done yet)."""
-    from prove.sweep_status import PLAN_COLUMNS, status_of
-
-    if tracking.find_experiment_id(experiment) is None:
-        return pd.DataFrame([status_of(sweep, i, [], False, not (i.spec and i.spec.continue_from))
-                             for i in sweep.items()], columns=list(PLAN_COLUMNS))
-    return plan(sweep, experiment)
-
-
 def format_plan(table: pd.DataFrame, max_rows: int = 40) -> str:
     c = counts(table)
     lines = ["  ".join(f"{k} {v}" for k, v in c.items())]
@@ -182,7 +172,7 @@ def run_sweep(sweep: Sweep, experiment: str | None = None, dry_run: bool = False
         marked = reconcile(sweep, experiment)
         _echo(f"reconciled: {len(marked)} runs left RUNNING by dead jobs are now resumable"
               + (f" ({', '.join(marked)})" if marked else ""))
-    table = plan_table(sweep, experiment)
+    table = plan(sweep, experiment)
     if plan_csv:
         table.to_csv(plan_csv, index=False)
     click.echo(f"sweep {sweep.name}: {len(table)} trainings, tests per training: "
@@ -235,10 +225,7 @@ def _parent_run(sweep: Sweep, exp_id: str, table: pd.DataFrame, executor: str, w
                                  {k: str(v) for k, v in params.items()})
     with tempfile.TemporaryDirectory() as tmp:
         definition = Path(tmp) / "sweep.yaml"
-        definition.write_text(yaml.safe_dump(dict(
-            name=sweep.name, grid=dict(sweep.grid), fixed=dict(sweep.fixed), exclude=[dict(e) for e in sweep.exclude],
-            manifests=dict(sweep.manifests), tests=[dict(dataset=t.dataset, split=t.split) for t in sweep.tests],
-            checkpoint=sweep.checkpoint, resources=dict(sweep.resources), extend=sweep.extend), sort_keys=False))
+        definition.write_text(yaml.safe_dump(sweep.to_mapping(), sort_keys=False))
         table.to_csv(Path(tmp) / "plan_before.csv", index=False)
         tracking.log_artifact(run_id, definition)
         tracking.log_artifact(run_id, Path(tmp) / "plan_before.csv")

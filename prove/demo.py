@@ -50,8 +50,7 @@ def run_demo(max_iters: int = DEMO_MAX_ITERS, output: str | Path = "demo", exper
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
     plan_file = out / "plan.yaml"  # the plan travels with the report (coverage reads it)
-    plan_file.write_text(yaml.safe_dump(dict(name=plan.name, grid=dict(plan.grid), fixed=dict(plan.fixed),
-                                             checkpoint=plan.checkpoint), sort_keys=False))
+    plan_file.write_text(yaml.safe_dump(plan.to_mapping(), sort_keys=False))
     start = time.monotonic()
     for i, spec in enumerate(specs, 1):
         elapsed = time.monotonic() - start

@@ -67,7 +67,6 @@ TEST_SPLIT, MAIN_LOSS, CHECKPOINT, MAX_ITERS = "test", "ce", "imported", "unreco
 MAX_LISTED = 20
 PROGRESS_EVERY = 100
 TOLERANCE = 1e-9
-_PAGE = 1000
 
 
 @dataclass
@@ -307,19 +306,16 @@ def _digest(values: dict) -> str:
 def _existing_runs() -> dict[str, list]:
     """Finished imported test runs of every experiment, by import key: one paged search, not
     one per result, so a file with thousands of results costs a few queries."""
+    from prove.analysis.store import search_runs
+
     client = tracking.client()
     exp_ids = [e.experiment_id for e in client.search_experiments()]
     query = (f"tags.`{SOURCE}` = 'import' and tags.`{tracking.KIND}` = 'test' "
              "and attributes.status = 'FINISHED'")
     found: dict[str, list] = {}
-    token = None
-    while True:
-        page = client.search_runs(exp_ids, filter_string=query, max_results=_PAGE, page_token=token)
-        for run in page:
-            found.setdefault(run.data.tags.get(IMPORT_KEY, ""), []).append(run)
-        token = page.token
-        if not token:
-            return found
+    for run in search_runs(client, exp_ids, query):
+        found.setdefault(run.data.tags.get(IMPORT_KEY, ""), []).append(run)
+    return found
 
 
 def _same(stored: dict[str, float], new: dict[str, float]) -> bool:

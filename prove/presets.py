@@ -117,10 +117,7 @@ def demo() -> dict:
     """The demo's grid (tiny CNN, embedded benchmark, CPU): try a sweep in minutes."""
     from prove.demo import demo_plan
 
-    p = demo_plan()
-    return dict(name="demo", grid={k: list(v) for k, v in p.grid.items()}, fixed=dict(p.fixed),
-                checkpoint=p.checkpoint, resources={"cpus": 2, "mem_gb": 4, "time_min": 30})
-
+    return dict(demo_plan().to_mapping(), resources={"cpus": 2, "mem_gb": 4, "time_min": 30})
 
 PRESETS: dict[str, Callable[[], dict]] = {
     "stage1": stage1, "stage2": stage2, "cityscapes-gen": cityscapes_gen, "ratio": ratio,

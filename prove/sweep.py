@@ -100,6 +100,13 @@ class Sweep:
                 out.append(SweepItem(tuple(combo.items()), spec))
         return out
 
+    def to_mapping(self) -> dict:
+        """The YAML form (what `from_mapping` reads): logged with a sweep, written with a demo."""
+        return dict(name=self.name, grid={k: list(v) for k, v in self.grid.items()}, fixed=dict(self.fixed),
+                    exclude=[dict(e) for e in self.exclude], manifests=dict(self.manifests),
+                    tests=[dict(dataset=t.dataset, split=t.split) for t in self.tests],
+                    checkpoint=self.checkpoint, resources=dict(self.resources), extend=self.extend)
+
     def specs(self) -> list[TrainSpec]:
         """The specs that can run here (blocked combinations left out)."""
         return [i.spec for i in self.items() if i.spec is not None]

@@ -54,9 +54,9 @@ def _tested(run) -> dict:
 
 def known_runs(exp_id: str) -> dict[str, list[KnownRun]]:
     """spec hash -> its training runs (newest first), from one paged search."""
-    from prove.analysis.store import _search
+    from prove.analysis.store import search_runs
 
-    runs = _search(tracking.client(), [exp_id], f"tags.`{tracking.KIND}` = 'train'")
+    runs = search_runs(tracking.client(), [exp_id], f"tags.`{tracking.KIND}` = 'train'")
     by_hash: dict[str, list[KnownRun]] = {}
     for r in sorted(runs, key=lambda r: r.info.start_time or 0, reverse=True):
         tags, params = r.data.tags, r.data.params
@@ -106,10 +106,10 @@ def plan(sweep: Sweep, experiment: str | None, items: list[SweepItem] | None = N
     """One row per training of the sweep (PLAN_COLUMNS), in sweep order."""
     from prove.claims import live_claims
 
-    exp_id = tracking.experiment_id(experiment)
+    exp_id = tracking.find_experiment_id(experiment)  # none yet: nothing is done, nothing written
     items = sweep.items() if items is None else items
-    runs = known_runs(exp_id)
-    claims = live_claims(exp_id)
+    runs = known_runs(exp_id) if exp_id else {}
+    claims = live_claims(exp_id) if exp_id else {}
     def parent_done(item: SweepItem) -> bool:
         parent = item.spec.continue_from if item.spec else ""
         return not parent or any(r.status == "FINISHED" for r in runs.get(parent, []))

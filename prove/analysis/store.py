@@ -72,7 +72,8 @@ def _no_gc():
             gc.enable()
 
 
-def _search(client, exp_ids: list[str], filter_string: str, view=None) -> list:
+def search_runs(client, exp_ids: list[str], filter_string: str, view=None) -> list:
+    """Every run matching `filter_string`, all pages, with the GC paused (see `_no_gc`)."""
     from mlflow.entities import ViewType
 
     runs, token = [], None
@@ -177,9 +178,9 @@ class _Cache:
     def ended_since(self, client, filter_string: str) -> list:
         known = [e for e in self.exp_ids if e in self.known]
         new = [e for e in self.exp_ids if e not in self.known]
-        runs = _search(client, known, f"{filter_string} and attributes.end_time > {self.since - OVERLAP_MS}") \
+        runs = search_runs(client, known, f"{filter_string} and attributes.end_time > {self.since - OVERLAP_MS}") \
             if known else []
-        return runs + (_search(client, new, filter_string) if new else [])
+        return runs + (search_runs(client, new, filter_string) if new else [])
 
     def save(self, runs: list) -> None:
         last = max([self.since, *(r.info.end_time or 0 for r in runs)])
@@ -206,7 +207,7 @@ def sync_results(cache_dir: str | Path, experiments: list[str] | None = None, tr
     cached = set(results["run_id"])
     # a finished test run never changes (a new result is a new run), so only unseen ids are read
     new_runs = [r for r in candidates if r.info.run_id not in cached]
-    deleted = {r.info.run_id for r in _search(client, state.exp_ids, kind, ViewType.DELETED_ONLY)}
+    deleted = {r.info.run_id for r in search_runs(client, state.exp_ids, kind, ViewType.DELETED_ONLY)}
     removed = len(cached & deleted)
     results = results[~results["run_id"].isin(deleted)]
     classes = classes[~classes["run_id"].isin(deleted)]
@@ -262,8 +263,8 @@ def sync_trainings(cache_dir: str | Path, experiments: list[str] | None = None, 
 
     kind = "tags.`prove.kind` = 'train'"
     ended = state.ended_since(client, f"{kind} and attributes.status != 'RUNNING'")
-    running = _search(client, state.exp_ids, f"{kind} and attributes.status = 'RUNNING'")
-    deleted = {r.info.run_id for r in _search(client, state.exp_ids, kind, ViewType.DELETED_ONLY)}
+    running = search_runs(client, state.exp_ids, f"{kind} and attributes.status = 'RUNNING'")
+    deleted = {r.info.run_id for r in search_runs(client, state.exp_ids, kind, ViewType.DELETED_ONLY)}
     seen = dict(zip(table["run_id"], table["end_time"]))
     changed = [r for r in ended if seen.get(r.info.run_id) != int(r.info.end_time or 0)] + running
     removed = len(set(seen) & deleted)
