@@ -21,6 +21,19 @@ if "acdc_mini" not in DATASETS:
         crop_size = (16, 16)
 
 
+def private_store(tmp_path, monkeypatch, db: str = "store.db", **env: str) -> str:
+    """Point this test (and the processes it starts) at its own sqlite tracking store, plus
+    any PROVE_* settings given (e.g. PROVE_WORK_DIR=...); returns the store's URI."""
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / db}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    for key, value in env.items():
+        monkeypatch.setenv(key, str(value))
+    mlflow.set_tracking_uri(uri)  # process-global; conftest resets it after the test
+    return uri
+
+
 def prove_command(*args: str) -> list[str]:
     """argv that runs `prove ARGS` in a subprocess that knows the test dataset."""
     code = "import tests.support; from prove.cli import main; import sys; main(sys.argv[1:])"

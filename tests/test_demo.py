@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from prove.cli import cli
 from prove.demo import DEMO_STRATEGIES, demo_plan
+from tests.support import private_store
 
 
 def test_demo_plan_is_the_documented_grid():
@@ -23,10 +24,8 @@ def test_demo_plan_is_the_documented_grid():
 
 @pytest.mark.slow
 def test_demo_trains_tests_and_reports(tmp_path, monkeypatch):
-    uri = f"sqlite:///{tmp_path / 'demo.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    uri = private_store(tmp_path, monkeypatch, db="demo.db")
     monkeypatch.chdir(tmp_path)
-    mlflow.set_tracking_uri(uri)
     out = tmp_path / "demo"
     result = CliRunner().invoke(cli, ["demo", "--max-iters", "2", "--output", str(out)])
     assert result.exit_code == 0, result.output[-3000:]

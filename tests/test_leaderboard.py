@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from prove.cli import cli
 from prove.importer import import_results
 from tests.analysis.tables import GAINS, results
+from tests.support import private_store
 
 MODELS = {"segformer": "segformer_mit-b3", "pspnet": "pspnet_r50"}
 STRATEGIES = {"baseline": "baseline", "std_cutmix": "std_cutmix", "gen_cyclegan": "gen_cycleGAN",
@@ -33,11 +34,8 @@ def study_csv(path, stages=("s1", "s2")):
 
 @pytest.fixture
 def store(tmp_path, monkeypatch):
-    uri = f"sqlite:///{tmp_path / 'store.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.setenv("PROVE_CACHE_DIR", str(tmp_path / "cache"))
+    uri = private_store(tmp_path, monkeypatch, PROVE_CACHE_DIR=tmp_path / "cache")
     monkeypatch.chdir(tmp_path)  # no exclusions.yaml here unless a test writes one
-    mlflow.set_tracking_uri(uri)
     import_results(study_csv(tmp_path / "study.csv"), experiment="study")
     return dict(uri=uri, tmp=tmp_path, client=mlflow.tracking.MlflowClient(uri))
 

@@ -14,15 +14,13 @@ from prove.spec import TrainSpec
 from prove.sweep import from_mapping
 from prove.sweep_status import plan
 from tests.data.fixtures import build_acdc
+from tests.support import private_store
 
 
 @pytest.fixture
 def store(tmp_path, monkeypatch):
     build_acdc(tmp_path / "acdc")
-    uri = f"sqlite:///{tmp_path / 'store.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.setenv("PROVE_WORK_DIR", str(tmp_path / "work"))
-    mlflow.set_tracking_uri(uri)
+    uri = private_store(tmp_path, monkeypatch, PROVE_WORK_DIR=tmp_path / "work")
     common = ["--dataset", "acdc_mini", "--stage", "s2", "--batch-size", "2", "--checkpoint-interval", "2",
               "--eval-interval", "8", "--data-root", str(tmp_path / "acdc")]
     return dict(uri=uri, common=common, client=mlflow.tracking.MlflowClient(uri), root=tmp_path / "acdc")

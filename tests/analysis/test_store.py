@@ -13,15 +13,13 @@ from prove.analysis.schema import RESULT_COLUMNS, validate_results
 from prove.analysis.store import sync_results
 from prove.cli import cli
 from tests.data.fixtures import build_acdc
+from tests.support import private_store
 
 
 @pytest.fixture
 def store_with_results(tmp_path, monkeypatch):
     build_acdc(tmp_path / "acdc")
-    uri = f"sqlite:///{tmp_path / 'store.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.setenv("PROVE_WORK_DIR", str(tmp_path / "work"))
-    mlflow.set_tracking_uri(uri)
+    uri = private_store(tmp_path, monkeypatch, PROVE_WORK_DIR=tmp_path / "work")
     train = CliRunner().invoke(cli, ["train", "--dataset", "acdc_mini", "--stage", "s2", "--batch-size", "2",
                                      "--max-iters", "2", "--eval-interval", "2", "--data-root", str(tmp_path / "acdc")],
                                catch_exceptions=False)
