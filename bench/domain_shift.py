@@ -29,9 +29,9 @@ def main() -> None:
     os.environ.setdefault("PROVE_WORK_DIR", str(tmp / "work_dirs"))
 
     from prove.data.domains import DOMAINS
-    from prove.inference import evaluate, load_model, evaluation_dataset
+    from prove.evaluation.inference import evaluate, load_model, evaluation_dataset
     from prove.spec import TrainSpec
-    from prove.train import train
+    from prove.training.run import train
 
     dataset = evaluation_dataset("weather_bench", "test")
     table = {}

@@ -30,8 +30,8 @@ def main() -> None:
     from mmengine.config import Config
     from mmengine.runner import Runner
 
-    from prove.config import eval_pipeline
-    from prove.inference import evaluate, evaluation_dataset
+    from prove.training.config import eval_pipeline
+    from prove.evaluation.inference import evaluate, evaluation_dataset
     from prove.models import build_model, model_config
 
     tmp = Path(tempfile.mkdtemp(prefix="prove-eval-bench-"))

@@ -36,10 +36,10 @@ def main() -> None:
 
     from mmengine.hooks import Hook
 
-    from prove.doctor import random_batch, train_step
+    from prove.training.doctor import random_batch, train_step
     from prove.models import build_model
     from prove.spec import TrainSpec
-    from prove.train import train
+    from prove.training.run import train
 
     results = {}
 

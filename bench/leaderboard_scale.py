@@ -7,7 +7,7 @@ same filled store:
 
 - plain: `mlflow.search_runs` of every test run (a pandas DataFrame), the floor any reader pays;
 - sync:  `prove.analysis.sync_results` into an empty cache (the store -> tidy-table part alone);
-- cold:  `prove.leaderboard.build_leaderboard` with an empty cache and output folder;
+- cold:  `prove.analysis.run.build_leaderboard` with an empty cache and output folder;
 - warm:  the same call again on the cache the cold build left (nothing new in the store).
 
 Goals (issue): cold <= 1.2 x plain, warm <= 2 s. Times are of the call only (the same
@@ -54,7 +54,7 @@ MARK = "@@leaderboard_scale@@ "  # prefix of a child's result line
 # imported by every measuring process before its clock starts (MLflow imports its SQL store
 # lazily, on the first call: ~1 s that would otherwise land in whichever step comes first)
 PRELOAD = ("pandas", "pyarrow.parquet", "matplotlib.pyplot", "scipy.stats", "mlflow", "mlflow.tracking",
-           "mlflow.store.tracking.sqlalchemy_store", "prove.analysis", "prove.plan", "prove.leaderboard")
+           "mlflow.store.tracking.sqlalchemy_store", "prove.analysis.store", "prove.sweeps.definition", "prove.analysis.run")
 
 # -- the study grid -----------------------------------------------------------------------
 STAGES = ("s1", "s2")
@@ -114,11 +114,12 @@ def plan_runs(n_tests: int, root: Path, with_train: bool = True, seed: int = 0) 
     import numpy as np
 
     from prove.data.labels import CLASSES
-    from prove.evaluate import TEST_KEY, TRAIN_RUN
+    from prove.tracking.schema import TEST_KEY, TRAIN_RUN
     from prove.generators import get_generator
     from prove.spec import TrainSpec
     from prove.strategies import parse_strategy
-    from prove.tracking import HEARTBEAT, KIND, SPEC_HASH, WORK_DIR, code_version, package_versions
+    from prove.tracking.client import code_version, package_versions
+    from prove.tracking.schema import HEARTBEAT, KIND, SPEC_HASH, WORK_DIR
 
     ids, rng = random.Random(seed), np.random.default_rng(seed)
     host, commit, versions = "gpu-node-07", code_version(), package_versions()
@@ -229,7 +230,7 @@ def plan_runs(n_tests: int, root: Path, with_train: bool = True, seed: int = 0) 
 def _test_metrics(rng, level: float, stage: str, generated: bool, test_ds: str, classes, class_gap) -> dict:
     """`prove.evaluate.result_metrics` of one plausible result around `level` mIoU."""
     from prove.data.domains import DOMAINS
-    from prove.evaluate import metric_name
+    from prove.tracking.schema import metric_name
 
     absent = ABSENT_CLASSES.get(test_ds, ())
     iou = {c: float(min(99.0, max(1.0, level + CLASS_OFFSET[c] - 7.8 + rng.normal(0, 1.5))))
@@ -331,8 +332,8 @@ def check_equivalence(root: Path) -> str:
     from mlflow.entities import Metric
     from mlflow.tracking import MlflowClient
 
-    from prove import tracking
     from prove.analysis.store import run_rows
+    from prove.tracking import client as tracking
 
     scratch = Path(tempfile.mkdtemp(prefix="prove-lb-equiv-"))
     try:
@@ -353,7 +354,7 @@ def check_equivalence(root: Path) -> str:
             if r["status"] != "RUNNING":
                 tracking.end_run(run_id, r["status"])
             if r["deleted"] is not None:
-                tracking.client().delete_run(run_id)
+                tracking.delete_run(run_id)
             pairs.append((run_id, r["id"]))
         bulk_insert(uri, exp_id, samples)
         client = MlflowClient(uri)
@@ -461,11 +462,11 @@ def child(step: str, meta: dict, db: Path, work: Path, profile: str, gc_off: boo
             pass
     import_s = time.perf_counter() - started
     import mlflow
-    from prove.analysis import sync_results
+    from prove.analysis.store import sync_results
 
     build_leaderboard = LeaderboardRequest = None
     if step in ("cold", "warm"):
-        from prove.leaderboard import LeaderboardRequest, build_leaderboard  # noqa: F811
+        from prove.analysis.run import LeaderboardRequest, build_leaderboard  # noqa: F811
     cache, out = work / "cache", work / "out"
 
     def call():
@@ -535,7 +536,7 @@ def measure(step: str, meta: dict, work: Path, fresh_db: bool, profile: str, gc_
 
 def has_leaderboard() -> bool:
     try:
-        from prove.leaderboard import LeaderboardRequest, build_leaderboard  # noqa: F401
+        from prove.analysis.run import LeaderboardRequest, build_leaderboard  # noqa: F401
         return True
     except ImportError:
         return False
@@ -570,7 +571,7 @@ def main() -> None:
         parser.error(f"unknown steps {sorted(unknown)}")
     pending = bool({"cold", "warm"} & set(steps)) and not has_leaderboard()
     if pending:
-        print("prove.leaderboard.build_leaderboard is not importable yet: cold/warm skipped "
+        print("prove.analysis.run.build_leaderboard is not importable yet: cold/warm skipped "
               "(the sync step measures its store part)", flush=True)
         steps = [s for s in steps if s not in ("cold", "warm")]
 
@@ -636,7 +637,7 @@ def main() -> None:
     for goal, ok in goals.items():
         print(f"- {goal}: {'PASS' if ok else 'FAIL'}")
     if pending:
-        print("- goals: pending (prove.leaderboard.build_leaderboard not importable: cold and warm not measured)")
+        print("- goals: pending (prove.analysis.run.build_leaderboard not importable: cold and warm not measured)")
     for problem in checks:
         print(f"- CHECK FAILED {problem}")
     result = dict(test_runs=n, train_runs=meta["train_runs"], store=meta, cpus=os.cpu_count(), gc_off=args.gc_off,

@@ -5,7 +5,7 @@
    failed runs; filled once and cached). Goal: <= 5 s (imports excluded, reported apart).
    The grid shares its specs with the store's trainings, so the plan finds real runs.
 2. overhead: a real sweep of small specs (tiny CNN, 2 iterations, embedded benchmark) run by
-   `prove.ablation.run_worker` on a sqlite store; the runner's time outside train() and
+   `prove.sweeps.worker.run_worker` on a sqlite store; the runner's time outside train() and
    test() (planning, claims, keepalive, bookkeeping) per spec. Goal: <= 2 s. Measured on an
    empty store and on a copy of the 10,000-run store (where each planning pass reads 2,500
    training runs).
@@ -41,8 +41,8 @@ def grid_sweep(root: Path) -> dict:
 def measure_plan(db: Path, root: Path) -> dict:
     import mlflow
 
-    from prove.sweep import from_mapping
-    from prove.sweep_status import counts, plan
+    from prove.sweeps.definition import from_mapping
+    from prove.sweeps.status import counts, status_table
 
     uri = f"sqlite:///{db}"
     os.environ["MLFLOW_TRACKING_URI"] = uri
@@ -51,7 +51,7 @@ def measure_plan(db: Path, root: Path) -> dict:
     sweep = from_mapping(grid_sweep(root), "bench")
     items = sweep.items()
     t1 = time.perf_counter()
-    table = plan(sweep, lb.EXPERIMENT, items)
+    table = status_table(sweep, lb.EXPERIMENT, items)
     t2 = time.perf_counter()
     return dict(specs=len(items), expand_s=round(t1 - t0, 2), plan_s=round(t2 - t1, 2), total_s=round(t2 - t0, 2),
                 statuses=counts(table))
@@ -60,8 +60,8 @@ def measure_plan(db: Path, root: Path) -> dict:
 def measure_overhead(db: Path | None, specs: int, work: Path) -> dict:
     import mlflow
 
-    from prove.ablation import run_worker
-    from prove.sweep import from_mapping
+    from prove.sweeps.worker import run_worker
+    from prove.sweeps.definition import from_mapping
 
     uri = f"sqlite:///{db or work / 'empty.db'}"
     os.environ.update(MLFLOW_TRACKING_URI=uri, PROVE_WORK_DIR=str(work / "runs"), PROVE_NUM_WORKERS="0")
@@ -85,8 +85,8 @@ def main() -> None:
     args = parser.parse_args()
 
     t_import = time.perf_counter()
-    import prove.ablation  # noqa: F401
-    import prove.sweep_status  # noqa: F401
+    import prove.sweeps.run  # noqa: F401
+    import prove.sweeps.status  # noqa: F401
     import_s = time.perf_counter() - t_import
 
     root = lb.default_cache() / "bench" / "leaderboard_scale"

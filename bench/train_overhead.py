@@ -37,7 +37,7 @@ def main() -> None:
     from mmengine.runner import Runner
 
     from prove.spec import TrainSpec
-    from prove.train import train
+    from prove.training.run import train
 
     class Timer(Hook):
         priority = "LOWEST"

@@ -1,8 +1,10 @@
 """One registry type for everything that is declared once and discovered everywhere.
 
-Models, datasets, strategies and generators each have a `Registry`. An entry is declared
-once (with a decorator or `add`), and the CLI choices, sweeps, docs tables and tests are
-generated from it. Unlike timm (which warns), a duplicate name is an error; unlike
+Datasets, generators, models, losses, standard strategies, stages and presets each have a
+`Registry`. Every entry is declared the same way, `REGISTRY.declare(Entry(name=..., ...))`:
+an entry is a frozen dataclass (a dataset is its adapter class) with a `name`, a one-line
+`description` and optional `aliases`. The CLI choices, `prove list`, sweeps, docs tables and
+the registry-parametrized tests are generated from the registries. Unlike timm (which warns), a duplicate name is an error; unlike
 mmengine, names are resolved through declared aliases at the edge, so `idd-aw`, `iddaw`
 and `IDD-AW` all become the one canonical name before anything else sees them.
 """
@@ -10,7 +12,8 @@ and `IDD-AW` all become the one canonical name before anything else sees them.
 from __future__ import annotations
 
 import re
-from typing import Callable, Generic, Iterator, TypeVar
+import sys
+from typing import Generic, Iterator, TypeVar
 
 from prove.errors import UnknownNameError
 
@@ -29,8 +32,9 @@ class Registry(Generic[T]):
         self.kind = kind
         self._entries: dict[str, T] = {}
         self._lookup: dict[str, str] = {}  # normalized spelling -> canonical name
+        self._origins: dict[str, str] = {}  # canonical name -> the module that declared it
 
-    def add(self, name: str, entry: T, aliases: tuple[str, ...] = ()) -> T:
+    def add(self, name: str, entry: T, aliases: tuple[str, ...] = (), origin: str | None = None) -> T:
         for spelling in (name, *aliases):
             key = normalize(spelling)
             if key in self._lookup:
@@ -39,17 +43,16 @@ class Registry(Generic[T]):
                     f"(as {self._lookup[key]!r}); names must be unique"
                 )
         self._entries[name] = entry
+        self._origins[name] = origin or sys._getframe(1).f_globals.get("__name__", "")
         for spelling in (name, *aliases):
             self._lookup[normalize(spelling)] = name
         return entry
 
-    def register(self, name: str, aliases: tuple[str, ...] = ()) -> Callable[[T], T]:
-        """Decorator form of `add`."""
-
-        def decorate(entry: T) -> T:
-            return self.add(name, entry, aliases)
-
-        return decorate
+    def declare(self, entry: T) -> T:
+        """Declare `entry` under its own `name` and `aliases`; returns it, so it also works as a
+        class decorator (dataset adapters)."""
+        origin = sys._getframe(1).f_globals.get("__name__", "")
+        return self.add(getattr(entry, "name"), entry, tuple(getattr(entry, "aliases", ()) or ()), origin)
 
     def canonical(self, name: str) -> str:
         """The canonical name for any accepted spelling; `UnknownNameError` otherwise."""
@@ -63,6 +66,13 @@ class Registry(Generic[T]):
 
     def names(self) -> list[str]:
         return list(self._entries)
+
+    def origin(self, name: str) -> str:
+        """The module that declared `name` (`prove.*` for prove's own, else a plugin or a test)."""
+        return self._origins[self.canonical(name)]
+
+    def builtin(self, name: str) -> bool:
+        return self.origin(name).startswith("prove.")
 
     def items(self) -> list[tuple[str, T]]:
         return list(self._entries.items())

@@ -1,11 +1,14 @@
-"""`TrainSpec`: what a training run is. The one home of the train defaults.
+"""What a user asks for: `TrainSpec` (the identity of a training, the one home of its
+defaults), the study's stages, and `option()`, the field helper every verb's request uses.
 
-The CLI builds its options from these fields (and MLproject must agree, see
-tests/test_mlproject.py). `TrainSpec.create(**raw)` validates raw values (strings from the
-command line or MLflow) and canonicalises every name at the edge, so nothing downstream
-sees an alias or a typo. `identity()` holds the fields that define the result; its hash
+Every verb has a request dataclass whose fields are declared with `option(default, help)`:
+the CLI builds its options from them (`prove.cli`), MLproject is generated from the same
+fields (tests/test_mlproject.py fails when the file drifts), and docs tables read them. So a
+default is written once. `TrainSpec.create(**raw)` validates raw values (strings from the
+command line or MLflow) and canonicalises every name at the edge, so nothing downstream sees
+an alias or a typo. `identity()` holds the fields that define the result; its hash
 identifies the run in the tracking store (a re-run of the same identity resumes or skips).
-Machine-specific fields (data root, intervals, launcher) are not part of the identity.
+Machine-specific fields (data root, intervals, work dir) are not part of the identity.
 """
 
 from __future__ import annotations
@@ -14,48 +17,107 @@ import hashlib
 import json
 import math
 import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, Field, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from prove.errors import ProveError
+from prove.registry import Registry
 
-STAGES: dict[str, str] = {
-    "s1": "train on clear_day images only, test on every domain",
-    "s2": "train on all domains, test on every domain",
-    "cg": "train on Cityscapes, test in-domain (Cityscapes) and cross-domain (ACDC)",
-}
-AUX_LOSSES = ("none", "lovasz", "boundary", "focal")
-MAIN_LOSSES = ("ce", "lovasz")
 PRECISIONS = ("auto", "fp32", "tf32", "bf16")
+EXPERIMENT_HELP = ("MLflow experiment (default: the one `mlflow run` launched in, else $MLFLOW_EXPERIMENT_NAME, "
+                   "else prove).")
 SPEC_VERSION = 1  # bump when the meaning of a field changes; changes every hash
+
+
+# -- request fields -------------------------------------------------------------------------
+
+def option(default: Any = MISSING, help: str = "", *, argument: bool = False, many: bool = False,
+           path: bool = False, envvar: str | None = None, choices: tuple[str, ...] | None = None,
+           minimum: int | None = None, maximum: int | None = None) -> Any:
+    """A request field: its default and its one line of help, read by the CLI, MLproject and docs.
+
+    `argument`: a positional CLI argument (required, no default; `many`: one or more of them).
+    `path`: the value is a file (MLflow type `path`). A `bool` default is a CLI flag, which
+    MLflow cannot pass, so flags are CLI-only. No default and no `argument`: a required option.
+    `envvar`, `choices`, `minimum` and `maximum` refine the CLI option (click checks them
+    before the verb runs).
+    """
+    metadata = dict(help=help, argument=argument, many=many, path=path, envvar=envvar, choices=choices,
+                    minimum=minimum, maximum=maximum)
+    return field(default=default, metadata=metadata) if default is not MISSING else field(metadata=metadata)
+
+
+def request_fields(cls) -> list[Field]:
+    """The option fields of a request dataclass, in declaration order."""
+    return [f for f in fields(cls) if "help" in f.metadata]
+
+
+def help_of(cls, name: str) -> str:
+    return next(f.metadata["help"] for f in fields(cls) if f.name == name)
+
+
+# -- stages -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Stage:
+    """A stage of the study: what a training in it sees, and how users write its name."""
+
+    name: str
+    description: str
+    train_on: str  # "clear_day" | "all_domains" | "all_images" (see `train_domains`)
+    dataset: str | None = None  # the one dataset the stage trains on (cg: cityscapes)
+    aliases: tuple[str, ...] = ()
+
+    def train_domains(self) -> tuple[str, ...] | None:
+        """The weather domains its trainings use; None = every image (no domain needed)."""
+        from prove.data.domains import CLEAR_DAY, DOMAINS
+
+        return {"clear_day": (CLEAR_DAY,), "all_domains": DOMAINS, "all_images": None}[self.train_on]
+
+
+# Declared with `STAGES.declare(Stage(...))`. The aliases are the users' own spellings
+# (`stage1`, `Stage 1`, `--stage 1`, `S1`, `cityscapes-gen`); spelling is case-, space-, `-`-
+# and `_`-insensitive (prove.registry.normalize).
+STAGES: Registry[Stage] = Registry("stage")
+STAGES.declare(Stage("s1", "train on clear_day images only, test on every domain", "clear_day",
+                     aliases=("stage1", "1")))
+STAGES.declare(Stage("s2", "train on all domains, test on every domain", "all_domains", aliases=("stage2", "2")))
+STAGES.declare(Stage("cg", "train on Cityscapes, test in-domain (Cityscapes) and cross-domain (ACDC)",
+                     "all_images", dataset="cityscapes", aliases=("cityscapes-gen", "cityscapes_generated")))
 
 
 @dataclass(frozen=True)
 class TrainSpec:
     # -- identity: these define the result ------------------------------------------------
-    stage: str = "s1"
-    dataset: str = "weather_bench"
-    model: str = "fcn_r18-tiny"
-    strategy: str = "baseline"
-    ratio: float = 0.5  # fraction of REAL images per batch; forced to 1.0 without generated images
-    aux_loss: str = "none"
-    main_loss: str = "ce"
-    pretrained: str = "false"  # true | false | path to a checkpoint
-    max_iters: int = 2000
-    batch_size: int = 8
-    seed: int = 0
-    crop_size: str = "auto"  # "HxW" or auto (the dataset's default crop)
-    lr: str = "auto"  # a float, or auto = the model zoo's LR scaled linearly with batch size
-    precision: str = "auto"  # auto = fp32 on CPU, tf32 on CUDA (docs/performance.md)
-    manifest: str = ""  # generated-images manifest CSV (required for external generators)
-    continue_from: str = ""  # spec hash of a finished training this one continues (extended training)
+    stage: str = option("s1", "s1 (clear_day only), s2 (all domains) or cg (Cityscapes); also stage1, 'Stage 1', 1, "
+                        "cityscapes-gen.")
+    dataset: str = option("weather_bench", "Dataset name (any accepted spelling); `prove list datasets` lists them.")
+    model: str = option("fcn_r18-tiny", "Model from the zoo; `prove list models` lists them.")
+    strategy: str = option("baseline", "baseline, std_<name>, gen_<generator> or gen_<generator>+std_<name>; "
+                           "`prove list strategies`.")
+    # fraction of REAL images per batch; forced to 1.0 without generated images
+    ratio: float = option(0.5, "Fraction of real images in every batch (0..1); 1.0 for strategies without "
+                          "generated images.")
+    aux_loss: str = option("none", "Auxiliary loss beside the main loss: none, lovasz, boundary, focal "
+                           "(`prove list losses`).")
+    main_loss: str = option("ce", "Main loss: ce (cross-entropy) or lovasz.")
+    pretrained: str = option("false", "true (zoo ImageNet weights), false (from scratch) or a checkpoint path.")
+    max_iters: int = option(2000, "Training iterations.")
+    batch_size: int = option(8, "Images per batch (per process under torchrun).")
+    seed: int = option(0, "Random seed; the run is a deterministic function of it on CPU.")
+    crop_size: str = option("auto", "Training crop HxW, or auto (the dataset's default).")
+    lr: str = option("auto", "Learning rate, or auto (zoo LR x batch_size / zoo batch size).")
+    precision: str = option("auto", "auto (fp32 on CPU, tf32 on CUDA), fp32, tf32 or bf16.")
+    manifest: str = option("", "Generated-images manifest CSV (needed for external generators).")
+    continue_from: str = option("", "Spec hash of a finished training to continue (its weights and optimizer) "
+                                "up to max_iters.")
     # -- execution: how and where, not what -----------------------------------------------
-    data_root: str = ""
-    domain_csv: str = ""
-    checkpoint_interval: int = 0  # 0 = auto: max_iters // 5
-    eval_interval: int = 0  # 0 = auto: max_iters // 5
-    work_dir: str = ""  # "" = ./work_dirs/<spec hash>
+    data_root: str = option("", "Dataset root (default: $PROVE_<DATASET>_ROOT; the embedded benchmark needs none).")
+    domain_csv: str = option("", "CSV image,domain for datasets without weather tags.")
+    checkpoint_interval: int = option(0, "Iterations between checkpoints (0 = max_iters // 5).")
+    eval_interval: int = option(0, "Iterations between validations (0 = max_iters // 5).")
+    work_dir: str = option("", "Where checkpoints go (default: ./work_dirs/<spec hash>, or $PROVE_WORK_DIR/<hash>).")
 
     IDENTITY = ("stage", "dataset", "model", "strategy", "ratio", "aux_loss", "main_loss", "pretrained",
                 "max_iters", "batch_size", "seed", "crop_size", "lr", "precision", "manifest", "continue_from")
@@ -75,9 +137,9 @@ class TrainSpec:
         ident = {k: getattr(self, k) for k in self.IDENTITY}
         # the identity of a file is its content, not its path
         if self.pretrained not in ("true", "false"):
-            ident["pretrained"] = "sha256:" + _file_digest(self.pretrained)
+            ident["pretrained"] = file_identity(self.pretrained)
         if self.manifest:
-            ident["manifest"] = "sha256:" + _file_digest(self.manifest)
+            ident["manifest"] = file_identity(self.manifest)
         if not self.continue_from:  # added later: absent when unused, so earlier hashes stay valid
             del ident["continue_from"]
         ident["spec_version"] = SPEC_VERSION
@@ -122,36 +184,20 @@ class TrainSpec:
         return int(h), int(w)
 
 
-# One line of help per option, shown by `prove train --help` and docs/train.md.
-HELP: dict[str, str] = {
-    "stage": "s1 (clear_day only), s2 (all domains) or cg (Cityscapes).",
-    "dataset": "Dataset name (any accepted spelling); `prove datasets` lists them.",
-    "model": "Model from the zoo; `prove models` lists them.",
-    "strategy": "baseline, std_<name>, gen_<generator> or gen_<generator>+std_<name>.",
-    "ratio": "Fraction of real images in every batch (0..1); 1.0 for strategies without generated images.",
-    "aux_loss": "Auxiliary loss beside the main loss: none, lovasz, boundary, focal.",
-    "main_loss": "Main loss: ce (cross-entropy) or lovasz.",
-    "pretrained": "true (zoo ImageNet weights), false (from scratch) or a checkpoint path.",
-    "max_iters": "Training iterations.",
-    "batch_size": "Images per batch (per process under torchrun).",
-    "seed": "Random seed; the run is a deterministic function of it on CPU.",
-    "crop_size": "Training crop HxW, or auto (the dataset's default).",
-    "lr": "Learning rate, or auto (zoo LR x batch_size / zoo batch size).",
-    "precision": "auto (fp32 on CPU, tf32 on CUDA), fp32, tf32 or bf16.",
-    "manifest": "Generated-images manifest CSV (needed for external generators).",
-    "continue_from": "Spec hash of a finished training to continue (its weights and optimizer) up to max_iters.",
-    "data_root": "Dataset root (default: $PROVE_<DATASET>_ROOT; the embedded benchmark needs none).",
-    "domain_csv": "CSV image,domain for datasets without weather tags.",
-    "checkpoint_interval": "Iterations between checkpoints (0 = max_iters // 5).",
-    "eval_interval": "Iterations between validations (0 = max_iters // 5).",
-    "work_dir": "Where checkpoints go (default: ./work_dirs/<spec hash>, or $PROVE_WORK_DIR/<hash>).",
-}
+def stage_of(value: Any) -> Stage:
+    """The stage for any of the users' spellings, or an error listing them."""
+    text = str(value).strip()
+    if text not in STAGES:
+        spellings = ", ".join(a for s in STAGES.names() for a in STAGES.get(s).aliases)
+        raise ProveError(f"unknown stage {value!r}; accepted: {', '.join(STAGES.names())} (also written {spellings})")
+    return STAGES.get(text)
 
 
-def _file_digest(path: str) -> str:
-    from prove.compat.checkpoint import file_sha256
+def file_identity(path: str) -> str:
+    """How a spec names a file it depends on: by content (`sha256:<16 hex>`), not by path."""
+    from prove.files import short_digest
 
-    return file_sha256(path)[:16]
+    return "sha256:" + short_digest(path)
 
 
 def _choice(name: str, value: Any, accepted: tuple[str, ...]) -> str:
@@ -159,6 +205,15 @@ def _choice(name: str, value: Any, accepted: tuple[str, ...]) -> str:
     if text not in accepted:
         raise ProveError(f"invalid {name} {value!r}; accepted: {', '.join(accepted)}")
     return text
+
+
+def _role(name: str, value: Any, accepted: tuple[str, ...], registry: Registry) -> str:
+    """A loss name in one role (main or aux): any spelling of a declared loss that has the role."""
+    text = str(value).strip()
+    canonical = registry.canonical(text) if text in registry else text
+    if canonical not in accepted:
+        raise ProveError(f"invalid {name} {value!r}; accepted: {', '.join(accepted)}")
+    return canonical
 
 
 def _int(name: str, value: Any, minimum: int) -> int:
@@ -173,12 +228,13 @@ def _int(name: str, value: Any, minimum: int) -> int:
 
 def _validated(v: dict[str, Any]) -> dict[str, Any]:
     from prove.data import DATASETS
-    from prove.models import MODELS, get_model_card  # noqa: F401  (loads the zoo)
+    from prove.models import LOSSES, get_model_card
+    from prove.models.losses import aux_losses, main_losses
     from prove.strategies import parse_strategy
 
     out = dict(v)
-    stage = str(v["stage"]).strip().lower().replace("stage", "s").replace("_", "")
-    out["stage"] = _choice("stage", stage, tuple(STAGES))
+    stage = stage_of(v["stage"])
+    out["stage"] = stage.name
     out["dataset"] = DATASETS.canonical(str(v["dataset"]))
     out["model"] = get_model_card(str(v["model"])).name
     strategy = parse_strategy(str(v["strategy"]))
@@ -190,8 +246,8 @@ def _validated(v: dict[str, Any]) -> dict[str, Any]:
     if not 0.0 <= ratio <= 1.0 or math.isnan(ratio):
         raise ProveError(f"invalid ratio {v['ratio']!r}: the fraction of real images must be in 0..1")
     out["ratio"] = ratio if strategy.uses_generated else 1.0
-    out["aux_loss"] = _choice("aux_loss", v["aux_loss"], AUX_LOSSES)
-    out["main_loss"] = _choice("main_loss", v["main_loss"], MAIN_LOSSES)
+    out["aux_loss"] = _role("aux_loss", v["aux_loss"], aux_losses(), LOSSES)
+    out["main_loss"] = _role("main_loss", v["main_loss"], main_losses(), LOSSES)
     if out["main_loss"] == "lovasz" and out["aux_loss"] == "lovasz":
         raise ProveError("aux_loss 'lovasz' with main_loss 'lovasz' counts Lovasz twice; pick one")
     pretrained = str(v["pretrained"]).strip()
@@ -245,8 +301,8 @@ def _validated(v: dict[str, Any]) -> dict[str, Any]:
     if out["continue_from"] and not re.fullmatch(r"[0-9a-f]{16}", out["continue_from"]):
         raise ProveError(f"invalid continue_from {v['continue_from']!r}: expected the 16-hex spec hash of a "
                          "finished training (the prove.spec_hash tag of its run)")
-    if out["stage"] == "cg" and out["dataset"] != "cityscapes":
-        raise ProveError(f"stage 'cg' trains on cityscapes; got dataset {out['dataset']!r}")
+    if stage.dataset and out["dataset"] != stage.dataset:
+        raise ProveError(f"stage {stage.name!r} trains on {stage.dataset}; got dataset {out['dataset']!r}")
     for key in ("data_root", "domain_csv", "work_dir"):
         out[key] = str(v[key] or "").strip()
     return out
@@ -255,7 +311,8 @@ def _validated(v: dict[str, Any]) -> dict[str, Any]:
 def options_markdown() -> str:
     """The train options as a markdown table (docs/train.md embeds it; a test keeps them equal)."""
     rows = ["| option | default | in the spec hash | meaning |", "|---|---|---|---|"]
-    for f in fields(TrainSpec):
+    for f in request_fields(TrainSpec):
         default = f'`{f.default}`' if f.default != "" else '(empty)'
-        rows.append(f"| `{f.name}` | {default} | {'yes' if f.name in TrainSpec.IDENTITY else 'no'} | {HELP[f.name]} |")
+        rows.append(f"| `{f.name}` | {default} | {'yes' if f.name in TrainSpec.IDENTITY else 'no'} | "
+                    f"{f.metadata['help']} |")
     return "\n".join(rows)

@@ -9,6 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from prove.settings import load_plugins
+
+# A contributor's PROVE_PLUGINS (their own datasets, models, strategies...) join every
+# registry-parametrized test: `PROVE_PLUGINS=my_lab pytest tests/` tests them too.
+load_plugins()
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_environment(tmp_path_factory):
@@ -59,3 +65,9 @@ def _mlflow_follows_the_environment():
     import mlflow
 
     mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
+
+
+# The real services some tests run against (ci/slurm.sh, ci/postgres.sh): their fixtures skip
+# with the precise reason where a service cannot start.
+from tests.services.postgres import postgres_db, tracking_server  # noqa: E402,F401
+from tests.services.slurm import slurm_cluster, submitit_folder  # noqa: E402,F401

@@ -11,12 +11,13 @@ import sys
 
 from prove.data import DATASETS
 from prove.data.adapters.acdc import ACDC
-from prove.data.base import register_dataset
 
 if "acdc_mini" not in DATASETS:
 
-    @register_dataset("acdc_mini")
+    @DATASETS.declare
     class MiniACDC(ACDC):
+        name = "acdc_mini"
+        description = "ACDC's adapter at the fixture tree's own tiny size (tests only)"
         scale = (32, 16)
         crop_size = (16, 16)
 

@@ -10,12 +10,13 @@ import pytest
 from click.testing import CliRunner
 
 from prove.cli import cli
-from prove.demo import DEMO_STRATEGIES, demo_plan
+from prove.sweeps.definition import from_mapping
+from prove.sweeps.presets import DEMO_STRATEGIES, demo_grid
 from tests.support import private_store
 
 
 def test_demo_plan_is_the_documented_grid():
-    specs = demo_plan(50).specs()
+    specs = from_mapping(demo_grid(50), "demo").specs()
     assert len(specs) == 2 * len(DEMO_STRATEGIES) == 10
     assert {s.stage for s in specs} == {"s1", "s2"} and {s.max_iters for s in specs} == {50}
     families = {s.strategy.split("_")[0] for s in specs}

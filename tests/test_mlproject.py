@@ -118,3 +118,21 @@ def test_mlflow_run_train_and_test_entry_points(tmp_path):
     launches = by_kind["launch"]
     assert len(launches) == 2 and all(r.data.tags["prove.train_run_id"] == train.info.run_id for r in launches)
     assert None not in by_kind  # every run says what it is
+
+
+def test_mlproject_is_generated_from_the_requests():
+    """MLproject is written by `prove generate` from the same dataclasses as the CLI options."""
+    from prove.cli import REQUESTS
+    from prove.cli.generated import mlproject_text
+
+    assert (ROOT / "MLproject").read_text() == mlproject_text(REQUESTS), "MLproject is stale: run `prove generate`"
+
+
+def test_every_verb_users_run_is_an_entry_point():
+    from prove.cli.generated import ENTRY_POINTS
+
+    names = [name for name, _ in ENTRY_POINTS]
+    assert len(names) == len(set(names)) and set(names) == set(PROJECT["entry_points"])
+    verbs = {verb for _, verb in ENTRY_POINTS}
+    for verb in ("train", "test", "ablation", "leaderboard", "demo", "import-results", "list", "doctor"):
+        assert verb in verbs, verb

@@ -3,7 +3,7 @@
 import pytest
 
 from prove.errors import ProveError
-from prove.spec import HELP, TrainSpec
+from prove.spec import TrainSpec, request_fields
 
 
 def test_defaults_are_valid_and_every_field_has_help():
@@ -11,7 +11,8 @@ def test_defaults_are_valid_and_every_field_has_help():
     assert spec == TrainSpec.create(**{})
     from dataclasses import fields
 
-    assert {f.name for f in fields(TrainSpec)} == set(HELP)
+    assert {f.name for f in fields(TrainSpec)} == {f.name for f in request_fields(TrainSpec)}
+    assert all(f.metadata["help"].strip() for f in request_fields(TrainSpec))
 
 
 def test_names_are_canonicalised():

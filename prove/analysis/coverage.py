@@ -78,7 +78,7 @@ def val_test_gap(val_df: pd.DataFrame, test_df: pd.DataFrame) -> pd.DataFrame:
     """Per training run and test set: the final validation mIoU (its last logged iteration)
     beside the test mIoU of the last tested checkpoint (overall domain), and test - val.
 
-    Validation and test numbers are kept in separate columns, never mixed (FIELD_NOTES #8);
+    Validation and test numbers are kept in separate columns, never mixed (docs/lessons.md#8);
     `same_checkpoint` says whether both come from the same iteration.
     """
     require_columns(val_df, ["train_run_id", "checkpoint_iter", "mIoU"], "the validation table")

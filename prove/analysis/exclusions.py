@@ -1,7 +1,7 @@
 """Exclusions declared once, with a reason, and reported wherever results are shown.
 
-A broken baseline once had to be removed by hand in several scripts (FIELD_NOTES "What went
-wrong" #7). Here an exclusion is a value: it is applied by one function, and the report it
+A broken baseline once had to be removed by hand in several scripts (docs/lessons.md#7).
+Here an exclusion is a value: it is applied by one function, and the report it
 returns (what, why, how many rows) travels with every table built from the kept rows.
 """
 
@@ -68,7 +68,7 @@ def load_exclusions(path: str | Path) -> list[Exclusion]:
             value: hrnet_hr48
             reason: baseline diverged (NaN loss at 8k iterations)
     """
-    from prove.yamlfile import read_yaml
+    from prove.files import read_yaml
 
     data = read_yaml(path, "exclusions") or {}
     entries = data.get("exclusions") if isinstance(data, dict) else None

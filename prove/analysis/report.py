@@ -25,6 +25,7 @@ from prove.analysis.cd import critical_difference
 from prove.analysis.compare import compare_by
 from prove.analysis.coverage import SPEC_KEYS, convergence, coverage, val_test_gap
 from prove.analysis.exclusions import Exclusion, apply_exclusions, exclusions_note
+from prove.analysis.options import DEFAULT_CD_BLOCKS, DEFAULT_METRIC
 from prove.analysis.gains import class_gains, last_checkpoint, matched_gains
 from prove.analysis.leaderboard import breakdown, class_breakdown, family_summary, leaderboard
 from prove.analysis.schema import ALL_DOMAINS, METRICS, STAGES, validate_results
@@ -40,12 +41,11 @@ AUTO_COMPARISONS: tuple[tuple[str, str, str], ...] = (
     ("pretrained", "true", "false"),
     ("test_setting", "in_domain", "cross_domain"),
 )
-DEFAULT_CD_BLOCKS = ("dataset", "model")
 
 
 @dataclass(frozen=True)
 class ReportOptions:
-    metric: str = "mIoU"
+    metric: str = DEFAULT_METRIC
     stages: tuple[str, ...] = ()  # empty: every stage in the data
     filters: tuple[tuple[str, str], ...] = ()  # (column, value): keep rows where str(column) == value
     comparisons: tuple[tuple[str, str, str], ...] | None = None  # None: AUTO_COMPARISONS present in the data
@@ -78,30 +78,6 @@ class ReportFiles:
     plots: dict[str, Path]
     findings: list[str]
     summary: dict
-
-
-def parse_filters(text: str) -> tuple[tuple[str, str], ...]:
-    """'dataset=acdc,model=x' -> (('dataset', 'acdc'), ('model', 'x'))."""
-    out = []
-    for part in (p.strip() for p in text.split(",") if p.strip()):
-        column, sep, value = part.partition("=")
-        if not sep or not column.strip():
-            raise ProveError(f"invalid filter {part!r}: expected column=value (e.g. dataset=acdc)")
-        out.append((column.strip(), value.strip()))
-    return tuple(out)
-
-
-def parse_comparisons(text: str) -> tuple[tuple[str, str, str], ...] | None:
-    """'auto' -> None; 'stage:s1:s2,pretrained:true:false' -> the triples."""
-    if text.strip() in ("", "auto"):
-        return None
-    out = []
-    for part in (p.strip() for p in text.split(",") if p.strip()):
-        bits = part.split(":")
-        if len(bits) != 3 or not all(bits):
-            raise ProveError(f"invalid comparison {part!r}: expected column:value_a:value_b (e.g. stage:s1:s2)")
-        out.append(tuple(bits))
-    return tuple(out)
 
 
 def _filter(df: pd.DataFrame, filters, what: str, strict: bool) -> pd.DataFrame:

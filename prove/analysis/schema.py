@@ -3,7 +3,7 @@
 The store layer produces one row per (test result, domain); the per-class table one row per
 (test run, domain, class). Each analysis starts by validating its input here, so a column
 spelled differently or a duplicated result fails loudly instead of shifting a leaderboard
-(FIELD_NOTES "What went wrong" #4 and #5).
+(docs/lessons.md#4 and #5).
 """
 
 from __future__ import annotations
@@ -13,16 +13,14 @@ import re
 import pandas as pd
 from pandas.api import types as ptypes
 
-from prove.data.domains import DOMAINS
 from prove.errors import ProveError
+from prove.spec import STAGES as STAGE_REGISTRY
+# ALL_DOMAINS, METRICS and BASELINE_FAMILY are re-exported: every analysis reads the table's vocabulary here
+from prove.strategies import BASELINE as BASELINE_FAMILY, STRATEGY_FAMILIES  # noqa: F401
+from prove.tracking.schema import ALL_DOMAINS, METRICS, domain_values  # noqa: F401
 
-ALL_DOMAINS = "all"  # the overall result: every test image
-UNKNOWN_DOMAIN = "unknown"  # images whose adapter gave no domain (see docs/test.md)
-DOMAIN_VALUES: tuple[str, ...] = (ALL_DOMAINS, *DOMAINS, UNKNOWN_DOMAIN)
-
-STAGES: tuple[str, ...] = ("s1", "s2", "cg")
-STRATEGY_FAMILIES: tuple[str, ...] = ("baseline", "standard", "generative", "control", "combination")
-BASELINE_FAMILY = "baseline"
+DOMAIN_VALUES: tuple[str, ...] = domain_values()
+STAGES: tuple[str, ...] = tuple(STAGE_REGISTRY.names())  # canonical names, in study order
 
 # name -> kind ("str", "int", "float"); the order is the canonical column order.
 RESULT_COLUMNS: dict[str, str] = {
@@ -55,7 +53,6 @@ TRAINING_COLUMNS: dict[str, str] = {
     "seed": "int", "max_iters": "int", "val_iter": "int", "val_mIoU": "float", "end_time": "int",
 }
 CLASS_COLUMNS: dict[str, str] = {"run_id": "str", "domain": "str", "class": "str", "IoU": "float"}
-METRICS: tuple[str, ...] = ("mIoU", "mAcc", "aAcc", "fwIoU")
 
 # One result per training run, test set, checkpoint and domain: a second row with this key is
 # a double count, never a second observation.

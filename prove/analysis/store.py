@@ -14,9 +14,7 @@ and must leave the table with it). An experiment that appeared since is read who
 
 from __future__ import annotations
 
-import gc
 import json
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,10 +24,10 @@ from prove.analysis.schema import (
     ALL_DOMAINS, CLASS_COLUMNS, METRICS, RESULT_COLUMNS, TRAINING_COLUMNS, one_result_per_key,
 )
 from prove.data.labels import CLASSES
+from prove.tracking import schema
+from prove.tracking.client import no_gc, experiment_ids, mlflow_client, search_runs
 
 CACHE_VERSION = 2  # 2: experiment creation times recorded (caches of 1 may hold runs of a remade store)
-# MLflow's largest page: each page is a query and a commit that expires every loaded object
-_PAGE = 50_000
 
 
 @dataclass(frozen=True)
@@ -39,61 +37,12 @@ class SyncReport:
     total_runs: int
 
 
-def _client(tracking_uri: str | None):
-    from mlflow.tracking import MlflowClient
-
-    return MlflowClient(tracking_uri) if tracking_uri else MlflowClient()
-
-
-def experiment_ids(client, names: list[str] | None) -> list[str]:
-    from prove.errors import ProveError
-
-    experiments = client.search_experiments()
-    if not names:
-        return [e.experiment_id for e in experiments]
-    by_name = {e.name: e.experiment_id for e in experiments}
-    missing = [n for n in names if n not in by_name]
-    if missing:
-        raise ProveError(f"unknown experiment(s) {missing}; the store has: {', '.join(sorted(by_name))}")
-    return [by_name[n] for n in names]
-
-
-@contextmanager
-def _no_gc():
-    """Reading 10k runs makes about a million small objects that all live until the rows are
-    built; the cyclic garbage collector rescans them again and again (2/3 of the sync time in
-    bench/leaderboard_scale.py). Nothing here makes cycles, so it is paused while reading."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def search_runs(client, exp_ids: list[str], filter_string: str, view=None) -> list:
-    """Every run matching `filter_string`, all pages, with the GC paused (see `_no_gc`)."""
-    from mlflow.entities import ViewType
-
-    runs, token = [], None
-    with _no_gc():
-        while True:
-            page = client.search_runs(exp_ids, filter_string=filter_string,
-                                      run_view_type=view or ViewType.ACTIVE_ONLY, max_results=_PAGE,
-                                      page_token=token)
-            runs.extend(page)
-            token = page.token
-            if not token:
-                return runs
-
-
 def _pretrained(value: str) -> str:
     if value in ("true", "false"):
         return value
-    from prove.spec import _file_digest
+    from prove.spec import file_identity
 
-    return "sha256:" + (_file_digest(value) if Path(value).is_file() else "unavailable")
+    return file_identity(value) if Path(value).is_file() else "sha256:unavailable"
 
 
 def _generator_family(strategy: str) -> str:
@@ -120,22 +69,22 @@ def run_rows(run) -> tuple[list[dict], list[dict]]:
     """One test run -> result rows (one per domain) and per-class rows (overall)."""
     p, m, tags = run.data.params, run.data.metrics, run.data.tags
     base = dict(
-        run_id=run.info.run_id, train_run_id=tags.get("prove.train_run_id", p.get("train_run_id", "")),
-        **spec_columns(p), strategy_family=tags.get("prove.family", ""),
+        run_id=run.info.run_id, train_run_id=tags.get(schema.TRAIN_RUN, p.get("train_run_id", "")),
+        **spec_columns(p), strategy_family=tags.get(schema.FAMILY, ""),
         generator_family=_generator_family(p["strategy"]), test_dataset=p["test_dataset"],
         test_split=p["test_split"], checkpoint_iter=int(p["checkpoint_iter"]),
     )
     # an imported result may hold only per-domain values: no overall row is made up for it
-    domains = {ALL_DOMAINS: "test"} if "test/mIoU" in m else {}
+    domains = [ALL_DOMAINS] if schema.test_metric("mIoU") in m else []
     for key in m:
         parts = key.split("/")
-        if len(parts) == 3 and parts[0] == "test" and parts[2] == "mIoU" and parts[1] not in ("IoU", "Acc"):
-            domains[parts[1]] = f"test/{parts[1]}"
-    rows = [dict(base, domain=domain, **{k: float(m.get(f"{prefix}/{k}", float("nan"))) for k in METRICS})
-            for domain, prefix in domains.items()]
+        if len(parts) == 3 and parts[0] == "test" and parts[2] == "mIoU" and parts[1] not in schema.CLASS_METRICS:
+            domains.append(parts[1])
+    rows = [dict(base, domain=domain, **{k: float(m.get(schema.test_metric(k, domain), float("nan"))) for k in METRICS})
+            for domain in domains]
     classes = []
     for name in CLASSES:
-        key = "test/IoU/" + name.replace(" ", "_")
+        key = schema.class_metric("IoU", name)
         if key in m:
             classes.append({"run_id": run.info.run_id, "domain": ALL_DOMAINS, "class": name, "IoU": float(m[key])})
     return rows, classes
@@ -165,7 +114,7 @@ class _Cache:
         self.dir = Path(cache_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.meta_path = self.dir / f"{name}.json"
-        self.exp_ids = experiment_ids(client, experiments)
+        self.exp_ids = experiment_ids(experiments, client)
         created = {e.experiment_id: int(e.creation_time or 0) for e in client.search_experiments()}
         self.created = {e: created.get(e, 0) for e in self.exp_ids}
         self.key = dict(version=CACHE_VERSION, uri=str(client.tracking_uri), experiments=sorted(experiments or []))
@@ -178,9 +127,9 @@ class _Cache:
     def ended_since(self, client, filter_string: str) -> list:
         known = [e for e in self.exp_ids if e in self.known]
         new = [e for e in self.exp_ids if e not in self.known]
-        runs = search_runs(client, known, f"{filter_string} and attributes.end_time > {self.since - OVERLAP_MS}") \
-            if known else []
-        return runs + (search_runs(client, new, filter_string) if new else [])
+        runs = search_runs(known, f"{filter_string} and attributes.end_time > {self.since - OVERLAP_MS}",
+                           client=client) if known else []
+        return runs + (search_runs(new, filter_string, client=client) if new else [])
 
     def save(self, runs: list) -> None:
         last = max([self.since, *(r.info.end_time or 0 for r in runs)])
@@ -193,7 +142,7 @@ def sync_results(cache_dir: str | Path, experiments: list[str] | None = None, tr
     """The results and per-class tables of the store, updated incrementally in `cache_dir`."""
     from mlflow.entities import ViewType
 
-    client = _client(tracking_uri)
+    client = mlflow_client(tracking_uri)
     state = _Cache(cache_dir, "results", client, experiments, refresh)
     results_path, classes_path = state.dir / "results.parquet", state.dir / "classes.parquet"
     fresh = state.fresh or not results_path.is_file() or not classes_path.is_file()
@@ -202,17 +151,17 @@ def sync_results(cache_dir: str | Path, experiments: list[str] | None = None, tr
     results = _empty(RESULT_COLUMNS) if fresh else pd.read_parquet(results_path)
     classes = _empty(CLASS_COLUMNS) if fresh else pd.read_parquet(classes_path)
 
-    kind = "tags.`prove.kind` = 'test'"
+    kind = f"tags.`{schema.KIND}` = '{schema.TEST}'"
     candidates = state.ended_since(client, f"{kind} and attributes.status = 'FINISHED'")
     cached = set(results["run_id"])
     # a finished test run never changes (a new result is a new run), so only unseen ids are read
     new_runs = [r for r in candidates if r.info.run_id not in cached]
-    deleted = {r.info.run_id for r in search_runs(client, state.exp_ids, kind, ViewType.DELETED_ONLY)}
+    deleted = {r.info.run_id for r in search_runs(state.exp_ids, kind, ViewType.DELETED_ONLY, client)}
     removed = len(cached & deleted)
     results = results[~results["run_id"].isin(deleted)]
     classes = classes[~classes["run_id"].isin(deleted)]
     new_rows, new_classes = [], []
-    with _no_gc():
+    with no_gc():
         for run in new_runs:
             rows, cls = run_rows(run)
             new_rows.extend(rows)
@@ -238,7 +187,7 @@ def training_row(run) -> dict:
         val_iter, val_miou = int(latest.step), float(latest.value)
     return dict(
         run_id=run.info.run_id, status=run.info.status, **spec_columns(p),
-        strategy_family=run.data.tags.get("prove.family", ""), max_iters=int(p.get("max_iters", 0)),
+        strategy_family=run.data.tags.get(schema.FAMILY, ""), max_iters=int(p.get("max_iters", 0)),
         val_iter=val_iter, val_mIoU=val_miou, end_time=int(run.info.end_time or 0),
     )
 
@@ -252,7 +201,7 @@ def sync_trainings(cache_dir: str | Path, experiments: list[str] | None = None, 
     """
     from mlflow.entities import ViewType
 
-    client = _client(tracking_uri)
+    client = mlflow_client(tracking_uri)
     state = _Cache(cache_dir, "trainings", client, experiments, refresh)
     table_path = state.dir / "trainings.parquet"
     if state.fresh or not table_path.is_file():
@@ -261,10 +210,10 @@ def sync_trainings(cache_dir: str | Path, experiments: list[str] | None = None, 
     else:
         table = pd.read_parquet(table_path)
 
-    kind = "tags.`prove.kind` = 'train'"
+    kind = f"tags.`{schema.KIND}` = '{schema.TRAIN}'"
     ended = state.ended_since(client, f"{kind} and attributes.status != 'RUNNING'")
-    running = search_runs(client, state.exp_ids, f"{kind} and attributes.status = 'RUNNING'")
-    deleted = {r.info.run_id for r in search_runs(client, state.exp_ids, kind, ViewType.DELETED_ONLY)}
+    running = search_runs(state.exp_ids, f"{kind} and attributes.status = 'RUNNING'", client=client)
+    deleted = {r.info.run_id for r in search_runs(state.exp_ids, kind, ViewType.DELETED_ONLY, client)}
     seen = dict(zip(table["run_id"], table["end_time"]))
     changed = [r for r in ended if seen.get(r.info.run_id) != int(r.info.end_time or 0)] + running
     removed = len(set(seen) & deleted)
@@ -277,3 +226,11 @@ def sync_trainings(cache_dir: str | Path, experiments: list[str] | None = None, 
     table.to_parquet(table_path, index=False)
     state.save(ended)
     return table, SyncReport(len(changed), removed, len(table))
+
+
+def planned_table(sweep) -> pd.DataFrame:
+    """The trainings a plan (a `prove.sweeps.definition.Sweep`) means to run, as rows of
+    `coverage.SPEC_KEYS` in the result table's dtypes (coverage: planned vs trained vs tested)."""
+    from prove.analysis.coverage import SPEC_KEYS
+
+    return pd.DataFrame([spec_columns(s.to_params()) for s in sweep.specs()], columns=list(SPEC_KEYS))

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from prove.compat.detect import compiled_mmcv_ops_available  # noqa: F401  (light: re-exported)
+
 _state: "CompatStatus | None" = None
 
 

@@ -6,7 +6,7 @@ CUDA tensors. Its CPU branch one-hot encodes the target and then keeps column
 has the wrong shape and the loss fails or is wrong. We re-register `FocalLoss` under the
 same name with the op path on every device; the op is mmcv's compiled one where installed,
 else `prove.compat.mmcv_ops.sigmoid_focal_loss`. Configs keep saying `type='FocalLoss'`,
-`use_sigmoid=True` (mmseg asserts on anything else; FIELD_NOTES "What went wrong" #2).
+`use_sigmoid=True` (mmseg asserts on anything else; docs/lessons.md#2).
 
 Remove when: mmseg fixes the CPU branch (upstream `focal_loss.py`, `target[:, num_classes]`).
 """

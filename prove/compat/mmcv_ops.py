@@ -12,7 +12,6 @@ Remove when: mmcv publishes wheels for the torch in use, or mmseg stops importin
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import types
 
@@ -26,13 +25,10 @@ INSTALL_FULL_MMCV = (
 
 
 def compiled_ops_available() -> bool:
-    """True when mmcv's compiled extension is importable (full mmcv, not mmcv-lite)."""
-    if "mmcv._ext" in sys.modules:
-        return True
-    try:
-        return importlib.util.find_spec("mmcv._ext") is not None
-    except ModuleNotFoundError:  # mmcv itself missing
-        return False
+    """True when mmcv's compiled extension is installed (full mmcv, not mmcv-lite)."""
+    from prove.compat.detect import compiled_mmcv_ops_available
+
+    return compiled_mmcv_ops_available()
 
 
 def point_sample(input: torch.Tensor, points: torch.Tensor, align_corners: bool = False, **kwargs) -> torch.Tensor:

@@ -16,6 +16,7 @@ import csv
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import ClassVar
 
@@ -44,7 +45,10 @@ class Sample:
 class DatasetAdapter(ABC):
     """Base class of every dataset. Subclasses declare the class attributes and two methods."""
 
-    name: ClassVar[str]  # canonical name, set by `register_dataset`
+    name: ClassVar[str]  # canonical name (`DATASETS.declare` registers the class under it)
+    aliases: ClassVar[tuple[str, ...]] = ()  # other spellings users write (`idd-aw`, `bdd`)
+    title: ClassVar[str] = ""  # the dataset's own name, as papers write it ("IDD-AW")
+    domains_from: ClassVar[str] = "CSV"  # where an image's weather domain comes from (docs/datasets.md)
     splits: ClassVar[tuple[str, ...]]  # splits that carry labels, e.g. ("train", "val")
     has_domains: ClassVar[bool]  # True when the dataset itself tags each image's domain
     description: ClassVar[str] = ""
@@ -137,14 +141,11 @@ def read_domain_csv(path: Path) -> dict[str, str]:
     return mapping
 
 
+# Declared with `@DATASETS.declare` on the adapter class (its `name` and `aliases`).
 DATASETS: Registry[type[DatasetAdapter]] = Registry("dataset")
 
 
-def register_dataset(name: str, aliases: tuple[str, ...] = ()):
-    """Class decorator: declare a dataset adapter under its canonical name and aliases."""
-
-    def decorate(cls: type[DatasetAdapter]) -> type[DatasetAdapter]:
-        cls.name = name
-        return DATASETS.add(name, cls, aliases)
-
-    return decorate
+@lru_cache(maxsize=None)
+def open_adapter(dataset: str, root: str | None = None, domain_csv: str | None = None) -> DatasetAdapter:
+    """One adapter instance per (dataset, root, domain CSV) and process (workers included)."""
+    return DATASETS.get(dataset)(root or None, domain_csv or None)

@@ -26,7 +26,6 @@ import logging
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, Mapping, Union
 
@@ -113,13 +112,6 @@ class Manifest:
     @property
     def name(self) -> str:
         return f"manifest:{self.path.stem}"
-
-    @cached_property
-    def digest(self) -> str:
-        """sha256 over the generated images and their originals' labels (see provenance)."""
-        from prove.data.provenance import manifest_digest  # provenance knows manifests, not vice versa
-
-        return manifest_digest(self)
 
     def __len__(self) -> int:
         return len(self.entries)

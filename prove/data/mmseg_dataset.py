@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import random
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -28,19 +27,13 @@ from mmseg.datasets import BaseSegDataset  # noqa: E402
 from mmseg.registry import DATASETS as MMSEG_DATASETS  # noqa: E402
 from mmseg.registry import TRANSFORMS  # noqa: E402
 
-from prove.data.base import DATASETS, DatasetAdapter, Sample  # noqa: E402
+from prove.data.base import DatasetAdapter, Sample, open_adapter  # noqa: E402
 from prove.data.labels import CLASSES, PALETTE  # noqa: E402
 from prove.errors import ProveError  # noqa: E402
 
 REAL, GENERATED = "real", "generated"
 PACK_META_KEYS = ("img_path", "ori_shape", "img_shape", "pad_shape", "scale_factor", "flip",
                   "flip_direction", "reduce_zero_label", "domain", "source", "sample_name")
-
-
-@lru_cache(maxsize=None)
-def open_adapter(dataset: str, root: str | None = None, domain_csv: str | None = None) -> DatasetAdapter:
-    """One adapter instance per (dataset, root, domain CSV) and process (workers included)."""
-    return DATASETS.get(dataset)(root or None, domain_csv or None)
 
 
 def adapter_key(adapter: DatasetAdapter) -> tuple[str, str, str]:

@@ -28,17 +28,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import Any, Iterable
 
 from prove.data.base import DatasetAdapter, Sample
+from prove.data.manifest import Manifest
+from prove.files import file_sha256
 from prove.settings import cache_dir
-
-if TYPE_CHECKING:
-    from prove.data.manifest import Manifest
 
 SCHEME = "prove-digest-v1"
 MLFLOW_DIGEST_CHARS = 32  # MLflow stores dataset digests in a VARCHAR(36) column
-_CHUNK = 1 << 20
 
 
 class FileHashCache:
@@ -92,14 +90,6 @@ class FileHashCache:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def digest_lines(lines: Iterable[str]) -> str:
@@ -199,7 +189,7 @@ def manifest_provenance(manifest: Manifest) -> Provenance:
     entries = manifest.entries
     return Provenance(
         name=manifest.name,
-        digest=manifest.digest,
+        digest=manifest_digest(manifest),
         source=manifest.path.resolve().as_uri(),
         profile={
             "num_images": len(entries),

@@ -42,6 +42,7 @@ class Generator:
     external: bool = False
     # Weathers the generator can aim for; an offline generator refuses the others.
     targets: tuple[str, ...] = ADVERSE_DOMAINS
+    aliases: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Declarations are code, so these are programming errors, not user errors.
@@ -87,30 +88,9 @@ class Generator:
         return out
 
 
+# Declared with `GENERATORS.declare(Generator(...))`: `fn=` for an offline generator,
+# `external=True` for one whose images arrive through a manifest.
 GENERATORS: Registry[Generator] = Registry("generator")
-
-
-def register_generator(
-    name: str,
-    family: str,
-    description: str,
-    targets: tuple[str, ...] = ADVERSE_DOMAINS,
-    aliases: tuple[str, ...] = (),
-) -> Callable[[ImageFn], ImageFn]:
-    """Decorator for an offline image function: declares it under `name`."""
-
-    def decorate(fn: ImageFn) -> ImageFn:
-        GENERATORS.add(name, Generator(name, family, description, fn=fn, targets=targets), aliases)
-        return fn
-
-    return decorate
-
-
-def declare_external(
-    name: str, family: str = "external", description: str = "", aliases: tuple[str, ...] = ()
-) -> Generator:
-    """Declare a generator whose images are made outside prove and arrive as a manifest."""
-    return GENERATORS.add(name, Generator(name, family, description, external=True), aliases)
 
 
 def get_generator(name: str | Generator) -> Generator:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from prove.generators.base import register_generator
+from prove.generators.base import GENERATORS, Generator
 
 
 def _depth_proxy(x: np.ndarray) -> np.ndarray:
@@ -26,12 +26,6 @@ def _depth_proxy(x: np.ndarray) -> np.ndarray:
     return np.clip(0.7 * rows + 0.3 * dark, 0.0, 1.0)
 
 
-@register_generator(
-    "physics_fog",
-    family="weather_simulation",
-    description="atmospheric scattering fog, depth from image rows + dark channel",
-    targets=("foggy",),
-)
 def physics_fog(image: np.ndarray, target: str, rng: np.random.Generator) -> np.ndarray:
     x = image.astype(np.float32) / 255.0
     beta = rng.uniform(1.5, 3.0)  # visibility roughly 150-300 m on a 0..1 depth scale
@@ -41,12 +35,6 @@ def physics_fog(image: np.ndarray, target: str, rng: np.random.Generator) -> np.
     return np.clip(out * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
-@register_generator(
-    "photometric_night",
-    family="classical",
-    description="gamma darkening, colour cast and sensor noise for night (blue) and dawn/dusk (warm)",
-    targets=("night", "dawn_dusk"),
-)
 def photometric_night(image: np.ndarray, target: str, rng: np.random.Generator) -> np.ndarray:
     x = image.astype(np.float32) / 255.0
     if target == "night":
@@ -56,3 +44,21 @@ def photometric_night(image: np.ndarray, target: str, rng: np.random.Generator) 
     out = gain * np.power(x, gamma) * np.asarray(cast, np.float32)
     out = out + rng.normal(0.0, noise, size=out.shape).astype(np.float32)  # low light = visible noise
     return np.clip(out * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+GENERATORS.declare(Generator(
+    "physics_fog",
+    family="weather_simulation",
+    description=("atmospheric scattering `I = J t + A (1 - t)`, `t = exp(-beta d)`, depth proxy from image rows and "
+                 "the dark channel (denser towards the horizon)"),
+    targets=("foggy",),
+    fn=physics_fog,
+))
+
+GENERATORS.declare(Generator(
+    "photometric_night",
+    family="classical",
+    description="gamma darkening, colour cast and sensor noise for night (blue) and dawn/dusk (warm)",
+    targets=("night", "dawn_dusk"),
+    fn=photometric_night,
+))

@@ -10,14 +10,17 @@ from __future__ import annotations
 import numpy as np
 
 from prove.data.domains import DOMAINS
-from prove.generators.base import register_generator
+from prove.generators.base import GENERATORS, Generator
 
 
-@register_generator(
+def random_noise(image: np.ndarray, target: str, rng: np.random.Generator) -> np.ndarray:
+    return rng.integers(0, 256, size=image.shape, dtype=np.uint8)
+
+
+GENERATORS.declare(Generator(
     "random_noise",
     family="control",
     description="uniform noise in 0..255 per pixel and channel; labels kept (control)",
     targets=DOMAINS,  # the target is only a tag here; noise looks the same for every one
-)
-def random_noise(image: np.ndarray, target: str, rng: np.random.Generator) -> np.ndarray:
-    return rng.integers(0, 256, size=image.shape, dtype=np.uint8)
+    fn=random_noise,
+))

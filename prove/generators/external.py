@@ -7,7 +7,7 @@ like `StarGAN-v2` / `stargan_v2` resolve to one name) and gives analyses their f
 
 from __future__ import annotations
 
-from prove.generators.base import declare_external
+from prove.generators.base import GENERATORS, Generator
 
 _GAN = "gan"
 _DIFFUSION = "diffusion"
@@ -37,4 +37,4 @@ EXTERNAL: tuple[tuple[str, str, str], ...] = (
 )
 
 for _name, _family, _description in EXTERNAL:
-    declare_external(_name, _family, _description)
+    GENERATORS.declare(Generator(_name, _family, _description, external=True))

@@ -20,7 +20,7 @@ import os
 import numpy as np
 
 from prove.errors import MissingDependencyError
-from prove.generators.base import register_generator
+from prove.generators.base import GENERATORS, Generator
 
 
 def _albumentations():
@@ -73,14 +73,19 @@ def _tint(image: np.ndarray, target: str) -> np.ndarray:
     return np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
-@register_generator(
-    "albumentations_weather",
-    family="weather_simulation",
-    description="albumentations RandomFog/RandomRain/RandomSnow/RandomSunFlare/RandomShadow by target domain",
-)
 def albumentations_weather(image: np.ndarray, target: str, rng: np.random.Generator) -> np.ndarray:
     A = _albumentations()
     # A fixed seed per call makes albumentations' own sampling follow our rng.
     pipeline = A.Compose(_transforms(A, target, *image.shape[:2]), seed=int(rng.integers(2**31 - 1)))
     out = pipeline(image=np.ascontiguousarray(image))["image"]
     return _tint(out, target)
+
+
+GENERATORS.declare(Generator(
+    "albumentations_weather",
+    family="weather_simulation",
+    description=("albumentations per target: foggy -> RandomFog; rainy -> RandomRain (heavy); snowy -> RandomSnow "
+                 "(bleach); dawn_dusk -> RandomSunFlare + warm tint; cloudy -> RandomShadow + desaturated, flattened "
+                 "light; night -> RandomShadow + gamma darkening with a blue cast"),
+    fn=albumentations_weather,
+))

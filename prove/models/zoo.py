@@ -6,53 +6,56 @@ pretrained URLs are the ImageNet backbones those configs name (a test checks the
 
 from __future__ import annotations
 
-from prove.models import ModelCard, register_model
+from prove.models.card import MODELS, ModelCard
 
 _MMSEG_PRETRAIN = "https://download.openmmlab.com/mmsegmentation/v0.5/pretrain"
 
-register_model(ModelCard(
+MODELS.declare(ModelCard(
     name="segformer_mit-b3",
     family="segformer",
     description="SegFormer, MiT-B3 encoder (45M params), all-MLP head",
     config="segformer/segformer_mit-b3_8xb1-160k_cityscapes-1024x1024.py",
     pretrained=f"{_MMSEG_PRETRAIN}/segformer/mit_b3_20220624-13b1141c.pth",
 ))
-register_model(ModelCard(
+MODELS.declare(ModelCard(
     name="segformer_mit-b5",
     family="segformer",
     description="SegFormer, MiT-B5 encoder (82M params), all-MLP head",
     config="segformer/segformer_mit-b5_8xb1-160k_cityscapes-1024x1024.py",
     pretrained=f"{_MMSEG_PRETRAIN}/segformer/mit_b5_20220624-658746d9.pth",
 ))
-register_model(ModelCard(
+MODELS.declare(ModelCard(
     name="pspnet_r50",
     family="pspnet",
     description="PSPNet, ResNet-50-V1c dilated (output stride 8), pyramid pooling head + FCN auxiliary head",
     config="pspnet/pspnet_r50-d8_4xb2-80k_cityscapes-512x1024.py",
     pretrained="open-mmlab://resnet50_v1c",
-), aliases=("pspnet_r50-d8",))
-register_model(ModelCard(
+    aliases=("pspnet_r50-d8",),
+))
+MODELS.declare(ModelCard(
     name="deeplabv3plus_r50",
     family="deeplabv3plus",
     description="DeepLabV3+, ResNet-50-V1c dilated (output stride 8), ASPP + decoder, FCN auxiliary head",
     config="deeplabv3plus/deeplabv3plus_r50-d8_4xb2-80k_cityscapes-512x1024.py",
     pretrained="open-mmlab://resnet50_v1c",
-), aliases=("deeplabv3plus_r50-d8",))
-register_model(ModelCard(
+    aliases=("deeplabv3plus_r50-d8",),
+))
+MODELS.declare(ModelCard(
     name="segnext_mscan-b",
     family="segnext",
     description="SegNeXt, MSCAN-B encoder, Hamburger (LightHam) head",
     config="segnext/segnext_mscan-b_1xb16-adamw-160k_ade20k-512x512.py",  # mmseg has no Cityscapes config
     pretrained=f"{_MMSEG_PRETRAIN}/segnext/mscan_b_20230227-3ab7d230.pth",
 ))
-register_model(ModelCard(
+MODELS.declare(ModelCard(
     name="hrnet_hr48",
     family="hrnet",
     description="HRNetV2-W48 with an FCN head",
     config="hrnet/fcn_hr48_4xb2-80k_cityscapes-512x1024.py",
     pretrained="open-mmlab://msra/hrnetv2_w48",
-), aliases=("fcn_hr48",))
-register_model(ModelCard(
+    aliases=("fcn_hr48",),
+))
+MODELS.declare(ModelCard(
     name="mask2former_swin-b",
     family="mask2former",
     description="Mask2Former, Swin-B (ImageNet-22k, 384) encoder; needs mmdet and compiled mmcv ops",
@@ -62,7 +65,7 @@ register_model(ModelCard(
 ))
 
 # --- tiny models for tests and the demo ----------------------------------------------------
-register_model(ModelCard(
+MODELS.declare(ModelCard(
     name="segformer_mit-b0",
     family="segformer",
     description="SegFormer, MiT-B0 encoder (3.7M params): the smallest real SegFormer",
@@ -111,7 +114,7 @@ def _fcn_r18_tiny_recipe() -> dict:
     )
 
 
-register_model(ModelCard(
+MODELS.declare(ModelCard(
     name="fcn_r18-tiny",
     family="fcn",
     description="FCN on a quarter-width ResNet-18-V1c (~0.9M params): the demo/test CNN",

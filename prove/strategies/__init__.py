@@ -23,6 +23,8 @@ from prove.registry import Registry
 
 BASELINE = "baseline"
 STD_PREFIX, GEN_PREFIX = "std_", "gen_"
+# What analyses group strategies by (`Strategy.family`); the baseline is its own family.
+STRATEGY_FAMILIES: tuple[str, ...] = (BASELINE, "standard", "generative", "control", "combination")
 
 
 @dataclass(frozen=True)
@@ -31,53 +33,58 @@ class StandardStrategy:
 
     `transforms`: mmseg transform dicts added after RandomFlip (before packing), applied to every
     training image. `batch_mix`: arguments of `MixSegDataPreProcessor` (CutMix/MixUp need two
-    images, so they act on batches).
+    images, so they act on batches). `modifies_labels`: whether what the strategy adds changes
+    the label maps a model is trained on (geometric ops, pasted boxes, blended targets) or only
+    the pixels (photometric ops); tests and docs read it.
     """
 
     name: str
     description: str
     transforms: tuple[dict, ...] = ()
     batch_mix: dict | None = field(default=None)
+    modifies_labels: bool = False
+    aliases: tuple[str, ...] = ()
 
 
+# Declared with `STANDARD.declare(StandardStrategy(...))`.
 STANDARD: Registry[StandardStrategy] = Registry("standard strategy")
 
-
-def _declare(strategy: StandardStrategy) -> None:
-    STANDARD.add(strategy.name, strategy)
-
-
-_declare(StandardStrategy(BASELINE, "real images, geometric pipeline only (RandomResize 0.5-2.0, RandomCrop, RandomFlip)"))
-_declare(StandardStrategy(
+STANDARD.declare(StandardStrategy(
+    BASELINE, "real images, geometric pipeline only (RandomResize 0.5-2.0, RandomCrop, RandomFlip)"))
+STANDARD.declare(StandardStrategy(
     "std_photometric_distort",
     "mmseg PhotoMetricDistortion (brightness, contrast, saturation, hue) at its default strengths",
     transforms=(dict(type="PhotoMetricDistortion"),),
 ))
-_declare(StandardStrategy(
+STANDARD.declare(StandardStrategy(
     "std_minimal",
     "a mild PhotoMetricDistortion (brightness +-16, contrast/saturation 0.8-1.2, hue +-9)",
     transforms=(dict(type="PhotoMetricDistortion", brightness_delta=16, contrast_range=(0.8, 1.2),
                      saturation_range=(0.8, 1.2), hue_delta=9),),
 ))
-_declare(StandardStrategy(
+STANDARD.declare(StandardStrategy(
     "std_autoaugment",
     "AutoAugment ImageNet policy; geometric ops move image and label together",
     transforms=(dict(type="SegAutoAugment", policy="imagenet"),),
+    modifies_labels=True,
 ))
-_declare(StandardStrategy(
+STANDARD.declare(StandardStrategy(
     "std_randaugment",
     "RandAugment, 2 ops at magnitude 9; geometric ops move image and label together",
     transforms=(dict(type="SegRandAugment", num_ops=2, magnitude=9),),
+    modifies_labels=True,
 ))
-_declare(StandardStrategy(
+STANDARD.declare(StandardStrategy(
     "std_cutmix",
     "CutMix on half the batches: a box of a partner image pasted with its labels",
     batch_mix=dict(mix="cutmix", prob=0.5, alpha=1.0),
+    modifies_labels=True,
 ))
-_declare(StandardStrategy(
+STANDARD.declare(StandardStrategy(
     "std_mixup",
     "MixUp on half the batches: images blended, loss = lam*L(y) + (1-lam)*L(y_partner)",
     batch_mix=dict(mix="mixup", prob=0.5, alpha=0.2),
+    modifies_labels=True,
 ))
 
 
@@ -153,4 +160,5 @@ def parse_strategy(text: str) -> Strategy:
     return Strategy(standard, generator)
 
 
-__all__ = ["BASELINE", "STANDARD", "StandardStrategy", "Strategy", "accepted_names", "parse_strategy"]
+__all__ = ["BASELINE", "STANDARD", "STRATEGY_FAMILIES", "StandardStrategy", "Strategy", "accepted_names",
+           "parse_strategy"]

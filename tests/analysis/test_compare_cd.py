@@ -8,7 +8,11 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from prove.analysis import compare_by, compare_settings, critical_difference, nemenyi_cd, rank_correlation
+from prove.analysis.cd import critical_difference
+
+from prove.analysis.compare import compare_by, compare_settings
+
+from prove.analysis.stats import nemenyi_cd, rank_correlation
 from prove.errors import ProveError
 from tests.analysis.tables import A, B, MATRIX, NAMES, cd_table, gains_of
 

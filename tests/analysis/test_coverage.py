@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from prove.analysis import convergence, coverage, val_test_gap
+from prove.analysis.coverage import convergence, coverage, val_test_gap
 from tests.analysis.tables import frame, row
 
 

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from prove.analysis import (
-    Exclusion, apply_exclusions, bootstrap_mean_ci, breakdown, class_breakdown, exclusions_note, family_summary,
-    leaderboard, matched_gains,
-)
+from prove.analysis.exclusions import Exclusion, apply_exclusions, exclusions_note
+from prove.analysis.gains import matched_gains
+from prove.analysis.leaderboard import breakdown, class_breakdown, family_summary, leaderboard
+from prove.analysis.stats import bootstrap_mean_ci
 from prove.errors import ProveError
 from tests.analysis.tables import GAINS, frame, results, row
 

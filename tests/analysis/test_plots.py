@@ -9,7 +9,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from prove.analysis import breakdown, compare_settings, critical_difference, leaderboard, matched_gains  # noqa: E402
+from prove.analysis.cd import critical_difference  # noqa: E402
+from prove.analysis.compare import compare_settings  # noqa: E402
+from prove.analysis.gains import matched_gains  # noqa: E402
+from prove.analysis.leaderboard import breakdown, leaderboard  # noqa: E402
 from prove.analysis import plots  # noqa: E402
 from tests.analysis.tables import A, B, cd_table, gains_of, results  # noqa: E402
 

@@ -8,10 +8,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from prove.analysis import Exclusion
-from prove.analysis.report import (
-    ReportInputs, ReportOptions, md_table, parse_comparisons, parse_filters, write_report,
-)
+from prove.analysis.exclusions import Exclusion
+from prove.analysis.options import parse_comparisons, parse_filters
+from prove.analysis.report import ReportInputs, ReportOptions, md_table, write_report
 from prove.analysis.schema import CLASS_COLUMNS, TRAINING_COLUMNS
 from prove.errors import ProveError
 from tests.analysis.tables import BLOCKS, GAINS, results, row

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from prove.analysis import (
-    RESULT_COLUMNS, class_gains, last_checkpoint, matched_gains, one_result_per_key, validate_results,
-)
+from prove.analysis.gains import class_gains, last_checkpoint, matched_gains
+from prove.analysis.schema import RESULT_COLUMNS, one_result_per_key, validate_results
 from prove.errors import ProveError
 from tests.analysis.tables import BLOCKS, DOMAIN_EXTRA, GAINS, frame, results, row
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from prove.compat import install
-from prove.doctor import random_batch, train_step
+from prove.training.doctor import random_batch, train_step
 from prove.models import model_config
 
 install()

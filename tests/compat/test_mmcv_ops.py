@@ -1,5 +1,6 @@
 """The pure-PyTorch stand-ins against independent numpy implementations of the formulas."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -121,3 +122,25 @@ def test_shims_stay_out_of_the_way_when_compiled_ops_exist():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "compiled-path-ok" in result.stdout
+
+
+def test_compiled_ops_are_found_on_disk_without_importing_mmcv(tmp_path):
+    """`prove list models` asks whether compiled ops exist; answering must not import mmcv (and
+    torch with it). A package `mmcv` with a compiled `_ext` on the path is seen as full mmcv."""
+    fake = tmp_path / "mmcv"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("raise RuntimeError('imported')\n")
+    script = textwrap.dedent(
+        """
+        import sys
+        from prove.compat import compiled_mmcv_ops_available
+        before = compiled_mmcv_ops_available()
+        open(sys.argv[1], "w").close()
+        print(before, compiled_mmcv_ops_available(), "mmcv" in sys.modules, "torch" in sys.modules)
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script, str(fake / "_ext.cpython-311-x86_64-linux-gnu.so")],
+                            capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": f"{tmp_path}:{os.environ.get('PYTHONPATH', '')}"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["False", "True", "False", "False"]

@@ -319,3 +319,34 @@ FIXTURES: dict[str, Callable[[Path], FixtureTree]] = {
     "mapillary": build_mapillary,
     "outside15k": build_outside15k,
 }
+
+
+# -- a generic tiny dataset for tests of manifests, provenance and generators -----------------
+from prove.data.base import DATASETS, DatasetAdapter, Sample  # noqa: E402
+
+
+class TinyAdapter(DatasetAdapter):
+    """images/<split>/<domain>/<stem>.(png|jpg) + labels/<split>/<domain>/<stem>.png; the domain
+    is the folder name (`none`: an untagged image, whose domain may come from a CSV)."""
+
+    name = "tiny"
+    splits = ("train", "val")
+    has_domains = True
+
+    def list_samples(self, split):
+        images = self.root / "images"
+        return [Sample(self.relative_name(p), p, (self.root / "labels" / p.relative_to(images)).with_suffix(".png"),
+                       None if p.parent.name == "none" else p.parent.name)
+                for p in sorted((images / split).rglob("*")) if p.suffix in (".png", ".jpg")]
+
+    def load_label(self, sample):
+        return np.asarray(Image.open(sample.label))
+
+
+def tiny_dataset(name: str, splits: tuple[str, ...] = ("train",), aliases: tuple[str, ...] = ()) -> type[TinyAdapter]:
+    """A TinyAdapter registered under `name` (once: importlib mode may import a test twice)."""
+    if name not in DATASETS:
+        DATASETS.declare(type(f"Tiny_{name.replace('-', '_')}", (TinyAdapter,),
+                              dict(name=name, splits=splits, aliases=aliases,
+                                   description=f"a tiny test dataset ({name})")))
+    return DATASETS.get(name)

@@ -8,9 +8,9 @@ S1 clear_day 24.0 mIoU, night 0.6, foggy 5.1; S2 gaps 4.4 (night) and -0.2 (fogg
 import pytest
 
 from prove.data.domains import DOMAINS
-from prove.inference import evaluate, load_model, evaluation_dataset
+from prove.evaluation.inference import evaluate, load_model, evaluation_dataset
 from prove.spec import TrainSpec
-from prove.train import train
+from prove.training.run import train
 
 ITERS = 300
 

@@ -1,5 +1,5 @@
 """Generated-image manifests: every validation rule has its own test, and each checks that the
-message names the offending CSV line and value (FIELD_NOTES "What went wrong" #4, #5)."""
+message names the offending CSV line and value (docs/lessons.md#4, #5)."""
 
 from __future__ import annotations
 
@@ -7,41 +7,21 @@ import csv
 import logging
 import os
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from prove.data.base import DATASETS, DatasetAdapter, Sample
 from prove.data.manifest import COLUMNS, load_manifest
+from prove.data.provenance import manifest_digest
 from prove.errors import ProveError
+from tests.data.fixtures import tiny_dataset
 
 NAME = "tiny-manifest-test"
 SIZE = (32, 24)  # width, height
 
 
-class TinyAdapter(DatasetAdapter):
-    """images/<split>/<domain>/<stem>.png + labels/<split>/<domain>/<stem>.png."""
-
-    name: ClassVar[str] = NAME
-    splits = ("train", "val")
-    has_domains = True
-
-    def list_samples(self, split):
-        folder = self.root / "images" / split
-        return [
-            Sample(self.relative_name(p), p, self.root / "labels" / p.relative_to(self.root / "images"),
-                   p.parent.name)
-            for p in sorted(folder.rglob("*.png"))
-        ]
-
-    def load_label(self, sample):
-        return np.asarray(Image.open(sample.label))
-
-
-if NAME not in DATASETS:  # importlib mode may import this module more than once
-    DATASETS.add(NAME, TinyAdapter, aliases=("tinymani",))
+TinyAdapter = tiny_dataset(NAME, splits=("train", "val"), aliases=("tinymani",))
 
 
 def make_dataset(root: Path, items=(("train", "clear_day", "a"), ("train", "clear_day", "b"),
@@ -313,11 +293,11 @@ def test_drop_invalid_with_nothing_left_is_an_error(env):
 def test_digest_tracks_generated_content(env):
     adapter, gen = env
     path = write_csv(gen / "m.csv", good_rows())
-    first = load_manifest(path, {NAME: adapter}).digest
-    assert load_manifest(path, {NAME: adapter}).digest == first and len(first) == 64
+    first = manifest_digest(load_manifest(path, {NAME: adapter}))
+    assert manifest_digest(load_manifest(path, {NAME: adapter})) == first and len(first) == 64
     image = np.asarray(Image.open(gen / "out" / "x1.png")).copy()
     image[0, 0, 0] ^= 1
     Image.fromarray(image).save(gen / "out" / "x1.png")
     st = os.stat(gen / "out" / "x1.png")
     os.utime(gen / "out" / "x1.png", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # a later edit
-    assert load_manifest(path, {NAME: adapter}).digest != first
+    assert manifest_digest(load_manifest(path, {NAME: adapter})) != first

@@ -6,7 +6,6 @@ import csv
 import os
 import shutil
 from pathlib import Path
-from typing import ClassVar
 
 import mlflow
 import numpy as np
@@ -14,40 +13,26 @@ import pytest
 from PIL import Image
 
 from prove.data import provenance
-from prove.data.base import DATASETS, DatasetAdapter, Sample
 from prove.data.manifest import COLUMNS, load_manifest
-from prove.data.provenance import FileHashCache, manifest_provenance, split_digest, split_provenance
+from prove.data.provenance import FileHashCache, manifest_digest, manifest_provenance, split_digest, split_provenance
+from tests.data.fixtures import tiny_dataset
 
 NAME = "tiny-provenance-test"
 
 
-class TinyAdapter(DatasetAdapter):
-    """images/<split>/<stem>.png + labels/<split>/<stem>.png; domain = the stem's prefix."""
-
-    name: ClassVar[str] = NAME
-    splits = ("train",)
-    has_domains = True
-
-    def list_samples(self, split):
-        return [
-            Sample(self.relative_name(p), p, self.root / "labels" / split / p.name,
-                   None if p.stem.startswith("x") else p.stem.split("-")[0])
-            for p in sorted((self.root / "images" / split).glob("*.png"))
-        ]
-
-    def load_label(self, sample):
-        return np.asarray(Image.open(sample.label))
+TinyAdapter = tiny_dataset(NAME)
 
 
-if NAME not in DATASETS:
-    DATASETS.add(NAME, TinyAdapter)
+def folder_of(stem: str) -> str:
+    """The domain folder of a stem `<domain>-<n>`; stems starting with `x` are untagged."""
+    return "none" if stem.startswith("x") else stem.split("-")[0]
 
 
 def make_dataset(root: Path, stems=("clear_day-0", "clear_day-1", "foggy-2")) -> TinyAdapter:
     rng = np.random.default_rng(0)
     for stem in stems:
         for kind, shape, high in (("images", (12, 16, 3), 256), ("labels", (12, 16), 19)):
-            path = root / kind / "train" / f"{stem}.png"
+            path = root / kind / "train" / folder_of(stem) / f"{stem}.png"
             path.parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(rng.integers(0, high, shape, dtype=np.uint8)).save(path)
     return TinyAdapter(root)
@@ -79,7 +64,7 @@ def test_digest_is_stable_and_independent_of_location(tmp_path):
 def test_one_pixel_changes_the_digest(tmp_path, kind):
     adapter = make_dataset(tmp_path / "a")
     before = split_digest(adapter, "train")
-    flip_pixel(tmp_path / "a" / kind / "train" / "clear_day-1.png")
+    flip_pixel(tmp_path / "a" / kind / "train" / "clear_day" / "clear_day-1.png")
     assert split_digest(adapter, "train") != before
 
 
@@ -97,7 +82,7 @@ def test_domains_from_a_csv_enter_the_digest(tmp_path):
     digests = []
     for domain in ("clear_day", "night"):
         table = tmp_path / f"{domain}.csv"
-        table.write_text(f"image,domain\nimages/train/x0.png,{domain}\nimages/train/x1.png,clear_day\n")
+        table.write_text(f"image,domain\nimages/train/none/x0.png,{domain}\nimages/train/none/x1.png,clear_day\n")
         digests.append(split_digest(TinyAdapter(tmp_path / "d", domain_csv=table), "train"))
     assert digests[0] != digests[1]
 
@@ -143,7 +128,7 @@ def test_split_and_manifest_log_to_mlflow_with_their_digest(tmp_path):
     with (gen / "cyclegan_demo.csv").open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=COLUMNS)
         writer.writeheader()
-        writer.writerow({"gen_path": "g0.png", "original_path": "images/train/clear_day-0.png", "name": "",
+        writer.writerow({"gen_path": "g0.png", "original_path": "images/train/clear_day/clear_day-0.png", "name": "",
                          "domain": "clear_day", "dataset": NAME, "target_domain": "foggy"})
     manifest = load_manifest(gen / "cyclegan_demo.csv", {NAME: adapter})
 
@@ -151,7 +136,7 @@ def test_split_and_manifest_log_to_mlflow_with_their_digest(tmp_path):
     assert split.name == f"{NAME}/train"
     assert split.profile["num_images"] == 3 and split.profile["domains"] == {"clear_day": 2, "foggy": 1}
     generated = manifest_provenance(manifest)
-    assert generated.name == "manifest:cyclegan_demo" and generated.digest == manifest.digest
+    assert generated.name == "manifest:cyclegan_demo" and generated.digest == manifest_digest(manifest)
 
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/m.db")
@@ -166,4 +151,4 @@ def test_split_and_manifest_log_to_mlflow_with_their_digest(tmp_path):
     assert real.dataset.digest == split.digest[:32] == split.short_digest
     assert real.dataset.source_type == "local" and (tmp_path / "data").resolve().as_uri() in real.dataset.source
     assert split.digest in real.dataset.profile and [t.value for t in real.tags] == ["train"]
-    assert logged["manifest:cyclegan_demo"].dataset.digest == manifest.digest[:32]
+    assert logged["manifest:cyclegan_demo"].dataset.digest == manifest_digest(manifest)[:32]

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from prove.doctor import random_batch, train_step
+from prove.training.doctor import random_batch, train_step
 from prove.errors import MissingDependencyError, ProveError
 from prove.models import MODELS, build_model, check_available, get_model_card, list_models, model_config, upstream_model_config
 

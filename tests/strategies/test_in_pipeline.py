@@ -8,16 +8,14 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from prove.audit import PipelineAuditHook, expected_setup
+import tests.support  # noqa: F401  (acdc_mini)
 from prove.compat.runner import ProveRunner
-from prove.config import build_config
 from prove.spec import TrainSpec
 from prove.strategies import STANDARD
-from prove.train import prepare_data
+from prove.training.audit import PipelineAuditHook, expected_setup
+from prove.training.config import build_config
+from prove.training.resolve import resolve
 from tests.data.fixtures import build_acdc
-import tests.support  # noqa: F401  (acdc_mini)
-
-PHOTOMETRIC = {"std_photometric_distort", "std_minimal"}
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +28,10 @@ def acdc(tmp_path_factory):
 def built_runner(acdc, tmp_path, strategy):
     spec = TrainSpec.create(dataset="acdc_mini", data_root=str(acdc), stage="s2", strategy=strategy, batch_size=2,
                             max_iters=2)
-    cfg = build_config(spec, prepare_data(spec), str(tmp_path / strategy))
+    resolved = resolve(spec)
+    cfg = build_config(resolved, str(tmp_path / strategy))
     runner = ProveRunner.from_cfg(Config(cfg))
-    audit = PipelineAuditHook(expected_setup(spec, False), str(tmp_path / f"{strategy}.json"))
+    audit = PipelineAuditHook(expected_setup(resolved), str(tmp_path / f"{strategy}.json"))
     audit.before_train(runner)  # raises if the built setup differs from the spec
     return runner, audit.report
 
@@ -49,11 +48,11 @@ def test_strategy_is_built_and_acts(name, acdc, tmp_path):
     built_types = [t["type"] for t in report["observed"]["pipelines"]["real"]]
     for transform in strategy.transforms:
         assert transform["type"] in built_types
-    assert "RandomResize" in built_types  # never lost (FIELD_NOTES: its absence ruined a round)
+    assert "RandomResize" in built_types  # never lost (docs/lessons.md#10: its absence ruined a round)
 
     baseline, _ = built_runner(acdc, tmp_path, "baseline")
     keys = [(0, i % 4, 1000 + i) for i in range(8)]
-    if name in PHOTOMETRIC:
+    if strategy.transforms and not strategy.modifies_labels:  # photometric: pixels change, labels do not
         changed = 0
         for key in keys:
             img, label = sample(runner, key)

@@ -14,7 +14,7 @@ from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
-from prove.doctor import random_batch, train_step
+from prove.training.doctor import random_batch, train_step
 from prove.models import model_config, quiet_mmengine
 
 H, W, N = 32, 48, 4

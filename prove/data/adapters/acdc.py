@@ -28,7 +28,7 @@ from prove.data.adapters._common import (
     sorted_files,
 )
 from prove.data.adapters.cityscapes import LABEL_ID_TABLE
-from prove.data.base import DatasetAdapter, Sample, register_dataset
+from prove.data.base import DATASETS, DatasetAdapter, Sample
 from prove.errors import ProveError
 
 CONDITIONS: dict[str, str] = {"fog": "foggy", "night": "night", "rain": "rainy", "snow": "snowy"}
@@ -44,8 +44,11 @@ LAYOUT = (
 )
 
 
-@register_dataset("acdc")
+@DATASETS.declare
 class ACDC(DatasetAdapter):
+    name = "acdc"
+    title = "ACDC"
+    domains_from = "condition folder"
     splits = ("train", "val")
     has_domains = True
     scale = (1920, 1080)  # native (W, H)

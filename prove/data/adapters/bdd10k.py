@@ -36,7 +36,7 @@ from prove.data.adapters._common import (
     require_dir,
     sorted_files,
 )
-from prove.data.base import DatasetAdapter, Sample, register_dataset
+from prove.data.base import DATASETS, DatasetAdapter, Sample
 from prove.errors import ProveError
 
 LAYOUT = (
@@ -124,8 +124,12 @@ def read_attribute_domains(path: Path) -> dict[str, str | None]:
     return domains
 
 
-@register_dataset("bdd10k", aliases=("bdd",))
+@DATASETS.declare
 class BDD10k(DatasetAdapter):
+    name = "bdd10k"
+    aliases = ("bdd",)
+    title = "BDD10k"
+    domains_from = "BDD100K attribute JSON, else CSV"
     splits = ("train", "val")
     has_domains = False  # partial: see module docstring
     scale = (1280, 720)  # native (W, H)

@@ -26,7 +26,7 @@ from prove.data.adapters._common import (
     sorted_dirs,
     sorted_files,
 )
-from prove.data.base import DatasetAdapter, Sample, register_dataset
+from prove.data.base import DATASETS, DatasetAdapter, Sample
 from prove.data.labels import lookup_table
 
 # (name, labelId, trainId) from the official cityscapesScripts table:
@@ -82,8 +82,11 @@ LAYOUT = (
 )
 
 
-@register_dataset("cityscapes")
+@DATASETS.declare
 class Cityscapes(DatasetAdapter):
+    name = "cityscapes"
+    title = "Cityscapes"
+    domains_from = "CSV"
     splits = ("train", "val")
     has_domains = False
     description = (

@@ -39,7 +39,7 @@ from prove.data.adapters._common import (
     require_dir,
     sorted_dirs,
 )
-from prove.data.base import DatasetAdapter, Sample, register_dataset
+from prove.data.base import DATASETS, DatasetAdapter, Sample
 from prove.errors import ProveError
 
 # IDD label name -> (id, csTrainId), from the IDD / AutoNUE toolkit label table
@@ -148,8 +148,11 @@ def rasterize_idd_json(path: Path) -> np.ndarray:
     return label
 
 
-@register_dataset("iddaw")
+@DATASETS.declare
 class IDDAW(DatasetAdapter):
+    name = "iddaw"
+    title = "IDD-AW"
+    domains_from = "condition folder"
     splits = ("train", "val")
     has_domains = True
     scale = (1920, 1080)  # native (W, H)

@@ -41,7 +41,7 @@ from prove.data.adapters._common import (
     require_dir,
     sorted_files,
 )
-from prove.data.base import DatasetAdapter, Sample, register_dataset
+from prove.data.base import DATASETS, DatasetAdapter, Sample
 from prove.data.labels import CLASS_ID, lookup_table
 from prove.errors import ProveError
 
@@ -228,8 +228,12 @@ def normalize_version(version: str) -> str:
     return _VERSION_SPELLINGS[key]
 
 
-@register_dataset("mapillary", aliases=("mapillary_vistas", "vistas", "mvd"))
+@DATASETS.declare
 class MapillaryVistas(DatasetAdapter):
+    name = "mapillary"
+    aliases = ("mapillary_vistas", "vistas", "mvd")
+    title = "Mapillary Vistas"
+    domains_from = "CSV"
     splits = ("train", "val")
     has_domains = False
     description = (

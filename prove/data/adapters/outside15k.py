@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from prove.data.adapters._common import map_ids, missing_labels_error, read_index_png
-from prove.data.base import DatasetAdapter, Sample, register_dataset
+from prove.data.base import DATASETS, DatasetAdapter, Sample
 from prove.data.labels import CLASS_ID, lookup_table
 from prove.errors import ProveError
 
@@ -84,8 +84,11 @@ LAYOUT = (
 )
 
 
-@register_dataset("outside15k")
+@DATASETS.declare
 class Outside15k(DatasetAdapter):
+    name = "outside15k"
+    title = "OUTSIDE15k"
+    domains_from = "CSV"
     splits = ("train", "val")
     has_domains = False
     description = (

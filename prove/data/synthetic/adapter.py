@@ -7,7 +7,7 @@ import os
 import cv2
 import numpy as np
 
-from prove.data.base import DatasetAdapter, Sample, env_key, register_dataset
+from prove.data.base import DATASETS, DatasetAdapter, Sample, env_key
 from prove.data.domains import DOMAINS
 from prove.data.synthetic.benchmark import (
     DEFAULT_SEED,
@@ -19,7 +19,7 @@ from prove.data.synthetic.benchmark import (
 from prove.errors import ProveError
 
 
-@register_dataset("weather_bench", aliases=("weatherbench", "embedded", "default"))
+@DATASETS.declare
 class WeatherBench(DatasetAdapter):
     """Procedural street scenes in 7 weather domains, generated into the cache on first use.
 
@@ -28,6 +28,10 @@ class WeatherBench(DatasetAdapter):
     folder must be one written by `prove.data.synthetic.generate`.
     """
 
+    name = "weather_bench"
+    aliases = ("weatherbench", "embedded", "default")
+    title = "embedded weather benchmark"
+    domains_from = "generated per domain"
     splits = SPLITS
     has_domains = True
     scale = DEFAULT_SIZE  # (W, H): the images' own size

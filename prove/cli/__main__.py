@@ -1,0 +1,5 @@
+"""`python -m prove.cli ARGS` == `prove ARGS`."""
+
+from prove.cli import main
+
+main()

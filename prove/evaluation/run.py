@@ -1,0 +1,237 @@
+"""`prove test`: evaluate a finished training run's checkpoint(s) on a test set, once.
+
+One test run per (training run, test set, checkpoint), keyed by the tag `prove.test_key`;
+the same key again reuses the finished result (`force` evaluates again and replaces it), so a
+result can never be counted twice. Everything that can be wrong with the request (unknown
+run, unfinished training, missing checkpoint, unknown or unlabelled test set) is checked
+before anything is written.
+
+Metric names: docs/test.md.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import numpy as np
+
+from prove.data import DATASETS
+from prove.data.base import open_adapter
+from prove.data.labels import CLASSES
+from prove.errors import ProveError
+from prove.evaluation.metrics import ALL
+from prove.spec import TrainSpec
+from prove.tracking import client, schema
+from prove.training.artifacts import iteration_checkpoints
+
+CHECKPOINT_CHOICES = "last, best, all, or an iteration number"
+
+
+@dataclass(frozen=True)
+class TestTarget:
+    """What one `prove test` call evaluates: a finished training's checkpoints on one test set."""
+
+    train_run_id: str
+    test_dataset: str
+    test_split: str
+    test_root: str
+    test_domain_csv: str
+    checkpoints: tuple[tuple[int, str], ...]  # (iteration, path)
+    spec: TrainSpec
+    work_dir: str
+
+    def key(self, iteration: int) -> str:
+        return schema.test_key(self.train_run_id, self.test_dataset, self.test_split, iteration)
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    run_id: str
+    iteration: int
+    action: str  # evaluated | reused
+    results: dict
+
+
+def find_training_run(run_id: str | None, spec: TrainSpec | None, experiment: str | None):
+    if run_id:
+        try:
+            run = client.get_run(run_id)
+        except Exception:
+            raise ProveError(f"unknown run id {run_id!r}: no such run in {client.tracking_uri()}") from None
+    else:
+        assert spec is not None
+        exp_id = client.find_experiment_id(experiment)
+        found = [r for r in client.find_train_runs(exp_id, spec.spec_hash()) if r.status == "FINISHED"] if exp_id else []
+        if not found:
+            raise ProveError(f"no finished training run for spec {spec.spec_hash()} ({spec.run_name}); train it first")
+        run = client.get_run(found[0].run_id)
+    if run.data.tags.get(schema.KIND) != schema.TRAIN:
+        raise ProveError(f"run {run.info.run_id} is not a training run (kind={run.data.tags.get(schema.KIND)!r})")
+    if run.info.status != "FINISHED":
+        raise ProveError(f"training run {run.info.run_id} is {run.info.status}, not FINISHED; finish (resume) it first")
+    return run
+
+
+def select_checkpoints(work_dir: str, which: str) -> tuple[tuple[int, str], ...]:
+    if not Path(work_dir).is_dir():
+        raise ProveError(f"the training run's work folder {work_dir} is missing (checkpoints moved or deleted?)")
+    available = iteration_checkpoints(work_dir)
+    if not available:
+        raise ProveError(f"no checkpoints in {work_dir}")
+    which = str(which).strip().lower()
+    if which == "all":
+        return tuple(available.items())
+    if which == "last":
+        last = max(available)
+        return ((last, available[last]),)
+    if which == "best":
+        best = sorted(Path(work_dir).glob("best_*iter_*.pth"))
+        if not best:
+            raise ProveError(f"no best checkpoint in {work_dir} (was validation run?); use last or an iteration")
+        iteration = int(best[-1].stem.split("_")[-1])
+        return ((iteration, str(best[-1])),)
+    if which.isdigit() and int(which) in available:
+        return ((int(which), available[int(which)]),)
+    raise ProveError(f"invalid checkpoint {which!r}: accepted {CHECKPOINT_CHOICES}; iterations saved: "
+                     f"{', '.join(map(str, available))}")
+
+
+def find_target(run_id: str | None, spec: TrainSpec | None, checkpoint: str, test_dataset: str, test_split: str,
+                test_data_root: str, test_domain_csv: str, experiment: str | None) -> TestTarget:
+    run = find_training_run(run_id, spec, experiment)
+    train_spec = TrainSpec.from_params(run.data.params)
+    dataset = DATASETS.canonical(test_dataset) if test_dataset else train_spec.dataset
+    same = dataset == train_spec.dataset
+    root = test_data_root or (run.data.params.get("data_root", "") if same else "")
+    domain_csv = test_domain_csv or (train_spec.domain_csv if same else "")
+    adapter = open_adapter(dataset, root or None, domain_csv or None)
+    split = test_split or ("test" if "test" in adapter.splits else "val")
+    if split not in adapter.splits:
+        raise ProveError(f"test set {dataset!r} has no labelled split {split!r}; accepted: {', '.join(adapter.splits)}")
+    adapter.samples(split)  # fails clearly when the split is empty or malformed
+    work_dir = run.data.tags.get(schema.WORK_DIR, "")
+    return TestTarget(run.info.run_id, dataset, split, str(adapter.root), str(adapter.domain_csv or ""),
+                       select_checkpoints(work_dir, checkpoint), train_spec, work_dir)
+
+
+def existing_results(key: str) -> list:
+    """The test runs of one result key in any experiment (the analyses read them all)."""
+    return client.search_runs(client.experiment_ids(),
+                              f"tags.`{schema.TEST_KEY}` = '{key}' and tags.`{schema.KIND}` = '{schema.TEST}'")
+
+
+def results_table(results: dict[str, dict]) -> "pd.DataFrame":  # noqa: F821
+    """Tidy per-domain x per-class table: one row per (domain, class) plus summary columns."""
+    import pandas as pd
+
+    rows = []
+    for domain, r in results.items():
+        for c, name in enumerate(CLASSES):
+            rows.append(dict(domain=domain, cls=name, IoU=r["IoU"][c], Acc=r["Acc"][c], images=r["images"],
+                             domain_mIoU=r["mIoU"], domain_aAcc=r["aAcc"], domain_mAcc=r["mAcc"],
+                             domain_fwIoU=r["fwIoU"]))
+    return pd.DataFrame(rows).rename(columns={"cls": "class"})
+
+
+def result_metrics(results: dict[str, dict]) -> dict[str, float]:
+    """The MLflow metrics of one result (schema in docs/test.md)."""
+    metrics = {}
+    for domain, r in results.items():
+        for key in schema.METRICS:
+            metrics[schema.test_metric(key, domain)] = float(r[key])
+    overall = results[ALL]
+    for c, name in enumerate(CLASSES):
+        for key in schema.CLASS_METRICS:
+            value = overall[key][c]
+            if not np.isnan(value):
+                metrics[schema.class_metric(key, name)] = float(value)
+    return {k: v for k, v in metrics.items() if not np.isnan(v)}
+
+
+def run_test(request: TestTarget, iteration: int, checkpoint: str, force: bool, samples: int,
+             batch_size: int, experiment: str | None) -> TestOutcome:
+    key = request.key(iteration)
+    previous = [r for r in existing_results(key) if r.info.status == "FINISHED"]
+    if previous and not force:
+        click.echo(f"already tested: run {previous[0].info.run_id} ({key})", err=True)
+        return TestOutcome(previous[0].info.run_id, iteration, "reused", dict(previous[0].data.metrics))
+
+    from prove.evaluation.artifacts import SampleCollector, write_artifacts
+    from prove.evaluation.inference import evaluate, evaluation_dataset, load_model
+
+    import torch
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dataset = evaluation_dataset(request.test_dataset, request.test_split, request.test_root or None,
+                                 request.test_domain_csv or None)
+    model = load_model(Path(request.work_dir) / "config.py", checkpoint, device)
+    collector = SampleCollector(samples)
+    click.echo(f"testing {request.spec.run_name} iter {iteration} on {request.test_dataset}/{request.test_split} "
+               f"({len(dataset)} images)", err=True)
+    confusion = evaluate(model, dataset, batch_size=batch_size, device=device, on_image=collector)
+    results = confusion.results()
+
+    # nothing is written before here: a failure above leaves the store untouched
+    spec = request.spec
+    params = {**spec.to_params(), "test_dataset": request.test_dataset, "test_split": request.test_split,
+              "checkpoint_iter": str(iteration), "checkpoint": checkpoint, "train_run_id": request.train_run_id}
+    tags = {schema.KIND: schema.TEST, schema.TEST_KEY: key, schema.TRAIN_RUN: request.train_run_id,
+            schema.SPEC_HASH: spec.spec_hash(), schema.FAMILY: _family(spec)}
+    name = f"test:{spec.run_name}@{request.test_dataset}/{request.test_split}#{iteration}"
+    exp_id = client.experiment_id(experiment)
+    run_id = client.create_run(exp_id, name, tags, params)
+    try:
+        now = int(time.time() * 1000)
+        client.log_metrics(run_id, [client.metric(k, v, iteration, now) for k, v in result_metrics(results).items()])
+        out = Path(request.work_dir) / "tests" / f"{request.test_dataset}-{request.test_split}-iter_{iteration}"
+        for path in write_artifacts(out, results, confusion.matrices, collector, results_table(results)):
+            client.log_artifact(run_id, path)
+        client.log_metrics(request.train_run_id, [client.metric(
+            schema.tested_metric(request.test_dataset, request.test_split), results[ALL]["mIoU"], iteration, now)])
+    except BaseException:
+        client.end_run(run_id, "FAILED")
+        client.delete_run(run_id)  # a half-written result must not be counted
+        raise
+    client.end_run(run_id, "FINISHED")
+    for old in previous:  # --force: the new result replaces the old one
+        client.delete_run(old.info.run_id)
+    click.echo(summary_table(results), err=True)
+    click.echo(f"mIoU {results[ALL]['mIoU']:.2f} on {request.test_dataset}/{request.test_split} "
+               f"(iter {iteration}); run {run_id}", err=True)
+    return TestOutcome(run_id, iteration, "evaluated", result_metrics(results))
+
+
+def summary_table(results: dict[str, dict]) -> str:
+    """Per-domain mIoU/mAcc/aAcc as aligned text, overall last."""
+    lines = [f"  {'domain':<10} {'images':>6} {'mIoU':>6} {'mAcc':>6} {'aAcc':>6}"]
+    for domain in sorted(results, key=lambda d: (d == ALL, d)):
+        r = results[domain]
+        lines.append(f"  {domain:<10} {r['images']:>6} {r['mIoU']:>6.2f} {r['mAcc']:>6.2f} {r['aAcc']:>6.2f}")
+    return "\n".join(lines)
+
+
+def _family(spec: TrainSpec) -> str:
+    from prove.strategies import parse_strategy
+
+    return parse_strategy(spec.strategy).family
+
+
+def test(run_id: str | None = None, spec: TrainSpec | None = None, checkpoint: str = "last", test_dataset: str = "",
+         test_split: str = "", test_data_root: str = "", test_domain_csv: str = "", force: bool = False,
+         samples: int = 4, batch_size: int = 4, experiment: str | None = None) -> list[TestOutcome]:
+    if not run_id and spec is None:
+        raise ProveError("say which training to test: a run id, or the training options of its spec")
+    target = find_target(run_id, spec, checkpoint, test_dataset, test_split, test_data_root, test_domain_csv,
+                         experiment)
+    outcomes = [run_test(target, it, path, force, samples, batch_size, experiment) for it, path in target.checkpoints]
+    client.mark_launcher({schema.TRAIN_RUN: target.train_run_id, schema.TEST_RUNS: ",".join(o.run_id for o in outcomes)})
+    return outcomes
+
+
+def outcome_json(outcomes: list[TestOutcome]) -> str:
+    return json.dumps([dict(run_id=o.run_id, iteration=o.iteration, action=o.action,
+                            mIoU=o.results.get("test/mIoU")) for o in outcomes])

@@ -1,1 +1,0 @@
-"""Where sweep workers run beyond this process: `slurm` (submitit job arrays)."""

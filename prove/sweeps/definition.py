@@ -1,0 +1,229 @@
+"""Sweep definitions: which trainings and tests a study (or an ablation) consists of.
+
+A sweep file is YAML (safe-loaded); `prove ablation --preset NAME` uses a built-in one
+(`prove.sweeps.presets`). A study's plan (`prove leaderboard --plan`) is a sweep file too: the
+sweep a study runs is the plan its coverage is checked against. Everything is validated before anything runs, with the file and the field
+named in the error.
+
+    name: night-fog
+    grid:                          # every combination of these train options ...
+      strategy: [baseline, std_autoaugment, gen_physics_fog]
+      seed: [0, 1]
+    fixed: {stage: s1, dataset: weather_bench, model: fcn_r18-tiny, max_iters: 300}
+    exclude:                       # ... minus combinations matching every field of an entry
+      - {strategy: gen_physics_fog, seed: 1}
+    manifests:                     # generated images of external generators, per dataset
+      "{generator}": /shared/generated/{generator}/{dataset}/manifest.csv
+    tests:                         # test sets of every training (default: its own dataset)
+      - {dataset: same}
+      - {dataset: acdc, split: val}
+    checkpoint: last               # or all: test every checkpoint
+    resources: {gpus: 1, cpus: 8, mem_gb: 32, time_min: 720, partition: gpu}
+    extend: 1                      # 3: continue each finished grid training to 3x its iterations
+
+A combination whose spec cannot be built here (an external generator's manifest that is not
+on this machine) is kept as *blocked* with its reason: a dry run on a laptop still shows the
+whole plan, and the runner skips what it cannot run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from prove.errors import ProveError
+from prove.spec import TrainSpec
+
+SWEEP_KEYS = ("name", "grid", "fixed", "exclude", "manifests", "tests", "checkpoint", "resources", "extend")
+CHECKPOINTS = ("last", "all")  # which checkpoints of each training are tested
+RESOURCE_KEYS = {"gpus": int, "cpus": int, "mem_gb": int, "time_min": int, "partition": str}
+DEFAULT_RESOURCES = {"gpus": 0, "cpus": 2, "mem_gb": 8, "time_min": 60, "partition": ""}
+SAME = "same"  # a test set equal to the training dataset
+DEFAULT_CHECKPOINT = "last"
+DEFAULT_EXTEND = 1
+
+
+@dataclass(frozen=True)
+class TestSet:
+    dataset: str = SAME
+    split: str = ""  # "" = the dataset's test split where it has one, else val (as prove test)
+
+    def resolve(self, spec: TrainSpec) -> tuple[str, str]:
+        return (spec.dataset if self.dataset == SAME else self.dataset), self.split
+
+
+@dataclass(frozen=True)
+class SweepItem:
+    """One training of the sweep: its spec (None when blocked), its tests, or why it is blocked."""
+
+    combination: tuple[tuple[str, Any], ...]
+    spec: TrainSpec | None
+    blocked: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.spec.run_name if self.spec else ", ".join(f"{k}={v}" for k, v in self.combination)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    name: str
+    grid: Mapping[str, list]
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+    exclude: tuple[Mapping[str, Any], ...] = ()
+    manifests: Mapping[str, str] = field(default_factory=dict)
+    tests: tuple[TestSet, ...] = (TestSet(),)
+    checkpoint: str = DEFAULT_CHECKPOINT
+    resources: Mapping[str, Any] = field(default_factory=lambda: dict(DEFAULT_RESOURCES))
+    extend: int = DEFAULT_EXTEND  # > 1: continue each grid training (once finished) to extend x its iterations
+
+    def items(self) -> list[SweepItem]:
+        """Every non-excluded combination, in grid order, deduplicated by spec hash."""
+        out, seen = [], set()
+        for values in itertools.product(*self.grid.values()):
+            combo = dict(zip(self.grid, values))
+            if any(all(_same(combo.get(k, self.fixed.get(k)), v) for k, v in ex.items()) for ex in self.exclude):
+                continue
+            raw = {**self.fixed, **combo}
+            try:
+                spec = TrainSpec.create(**self._with_manifest(raw))
+                if self.extend > 1:
+                    spec = TrainSpec.create(**{**self._with_manifest(raw), "max_iters": spec.max_iters * self.extend,
+                                               "continue_from": spec.spec_hash()})
+            except ProveError as exc:
+                if "manifest" not in str(exc):
+                    raise ProveError(f"sweep {self.name!r}, combination {combo}: {exc}") from None
+                out.append(SweepItem(tuple(combo.items()), None, str(exc)))
+                continue
+            if spec.spec_hash() not in seen:
+                seen.add(spec.spec_hash())
+                out.append(SweepItem(tuple(combo.items()), spec))
+        return out
+
+    def to_mapping(self) -> dict:
+        """The YAML form (what `from_mapping` reads): logged with a sweep, written with a demo."""
+        return dict(name=self.name, grid={k: list(v) for k, v in self.grid.items()}, fixed=dict(self.fixed),
+                    exclude=[dict(e) for e in self.exclude], manifests=dict(self.manifests),
+                    tests=[dict(dataset=t.dataset, split=t.split) for t in self.tests],
+                    checkpoint=self.checkpoint, resources=dict(self.resources), extend=self.extend)
+
+    def specs(self) -> list[TrainSpec]:
+        """The specs that can run here (blocked combinations left out)."""
+        return [i.spec for i in self.items() if i.spec is not None]
+
+    def _with_manifest(self, raw: dict) -> dict:
+        """Fill `manifest` from the `manifests` templates for strategies of external generators."""
+        if raw.get("manifest") or not self.manifests:
+            return raw
+        from prove.generators import get_generator
+        from prove.strategies import parse_strategy
+
+        strategy = parse_strategy(str(raw.get("strategy", "baseline")))
+        if not strategy.uses_generated or get_generator(strategy.generator).offline:
+            return raw
+        template = self.manifests.get(strategy.generator) or self.manifests.get("{generator}")
+        if not template:
+            return raw
+        dataset = raw.get("dataset", TrainSpec.dataset)
+        path = Path(os.path.expandvars(_fill(template, strategy.generator, dataset))).expanduser()
+        return {**raw, "manifest": str(path)} if path.is_file() else raw
+
+
+def _fill(template: str, generator: str, dataset: str) -> str:
+    try:
+        return template.format(generator=generator, dataset=dataset)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ProveError(f"manifest template {template!r}: only {{generator}} and {{dataset}} may be filled in "
+                         f"({exc!r}); environment variables are written $NAME") from None
+
+
+def _same(a, b) -> bool:
+    return str(a).lower() == str(b).lower()
+
+
+def _fail(source: str, message: str):
+    raise ProveError(f"sweep {source}: {message}")
+
+
+def from_mapping(data: Any, source: str) -> Sweep:
+    """Validate a parsed sweep file (or preset) and build the Sweep."""
+    if not isinstance(data, dict):
+        _fail(source, f"must be a mapping with keys {', '.join(SWEEP_KEYS)}")
+    unknown = sorted(set(data) - set(SWEEP_KEYS))
+    if unknown:
+        _fail(source, f"unknown keys {unknown}; accepted: {', '.join(SWEEP_KEYS)}")
+    grid = data.get("grid") or {}
+    if not isinstance(grid, dict) or not grid:
+        _fail(source, "needs a non-empty 'grid': train option -> list of values")
+    train_options = set(TrainSpec.__dataclass_fields__)
+    for name, values in grid.items():
+        if name not in train_options:
+            _fail(source, f"grid axis {name!r} is not a train option; accepted: {', '.join(sorted(train_options))}")
+        if not isinstance(values, list) or not values:
+            _fail(source, f"grid axis {name!r} must be a non-empty list, got {values!r}")
+    fixed = data.get("fixed") or {}
+    if not isinstance(fixed, dict):
+        _fail(source, "'fixed' must be a mapping of train option -> value")
+    bad = sorted(set(fixed) - train_options)
+    if bad:
+        _fail(source, f"fixed options {bad} are not train options")
+    both = sorted(set(fixed) & set(grid))
+    if both:
+        _fail(source, f"options {both} are in both grid and fixed; put each in one place")
+    exclude = data.get("exclude") or []
+    if not isinstance(exclude, list) or not all(isinstance(e, dict) and e for e in exclude):
+        _fail(source, "'exclude' must be a list of mappings (train option -> value)")
+    for entry in exclude:
+        bad = sorted(set(entry) - train_options)
+        if bad:
+            _fail(source, f"exclude entry {entry} names {bad}, which are not train options")
+    manifests = data.get("manifests") or {}
+    if not isinstance(manifests, dict):
+        _fail(source, "'manifests' must map a generator name (or '{generator}') to a path template")
+    for template in manifests.values():
+        _fill(str(template), "g", "d")
+    tests = data.get("tests") or [dict(dataset=t.dataset, split=t.split) for t in Sweep.tests]
+    if not isinstance(tests, list):
+        _fail(source, "'tests' must be a list of {dataset, split} mappings")
+    test_sets = []
+    for t in tests:
+        if not isinstance(t, dict) or not set(t) <= {"dataset", "split"}:
+            _fail(source, f"test set {t!r}: expected keys dataset and (optional) split")
+        dataset = str(t.get("dataset", SAME))
+        if dataset != SAME:
+            from prove.data import DATASETS
+
+            dataset = DATASETS.canonical(dataset)
+        test_sets.append(TestSet(dataset, str(t.get("split") or "")))
+    checkpoint = str(data.get("checkpoint", DEFAULT_CHECKPOINT))
+    if checkpoint not in CHECKPOINTS:
+        _fail(source, f"checkpoint {checkpoint!r}; accepted: {', '.join(CHECKPOINTS)}")
+    resources = dict(DEFAULT_RESOURCES)
+    for key, value in (data.get("resources") or {}).items():
+        if key not in RESOURCE_KEYS:
+            _fail(source, f"unknown resource {key!r}; accepted: {', '.join(RESOURCE_KEYS)}")
+        try:
+            resources[key] = RESOURCE_KEYS[key](value)
+        except (TypeError, ValueError):
+            _fail(source, f"resource {key} {value!r} must be {RESOURCE_KEYS[key].__name__}")
+    extend = data.get("extend", DEFAULT_EXTEND)
+    if not isinstance(extend, int) or isinstance(extend, bool) or extend < 1:
+        _fail(source, f"extend {extend!r} must be a whole number >= 1 (e.g. 3: continue each training to 3x)")
+    sweep = Sweep(str(data.get("name") or Path(source).stem), grid, fixed, tuple(exclude), manifests,
+                  tuple(test_sets), checkpoint, resources, extend)
+    sweep.items()  # every combination validated now
+    return sweep
+
+
+def load_sweep(path: str | Path, what: str = "sweep") -> Sweep:
+    from prove.files import read_yaml
+
+    return from_mapping(read_yaml(path, what), str(path))
+
+
+def load_plan(path: str | Path) -> Sweep:
+    """A study plan (`prove leaderboard --plan`): a sweep file read as the grid a study means to run."""
+    return load_sweep(path, what="plan")

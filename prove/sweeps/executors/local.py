@@ -1,0 +1,22 @@
+"""Workers on this machine: one in this process, or N spawned processes."""
+
+from __future__ import annotations
+
+from prove.sweeps.definition import Sweep
+from prove.sweeps.executors.base import EXECUTORS, Executor
+from prove.sweeps.worker import WorkerReport, run_worker
+
+
+def run_locally(sweep: Sweep, experiment: str | None, parent: str, workers: int) -> list[WorkerReport]:
+    if workers == 1:
+        return [run_worker(sweep, experiment, parent, "w0")]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn, not fork: each worker starts clean (torch threads, MLflow clients, CUDA)
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(run_worker, sweep, experiment, parent, f"w{i}") for i in range(workers)]
+        return [f.result() for f in futures]
+
+
+EXECUTORS.declare(Executor("local", "workers as processes on this machine", run_locally))

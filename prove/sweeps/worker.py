@@ -1,0 +1,128 @@
+"""A sweep worker: claim a spec, train it, test it, release it, take the next.
+
+Workers are interchangeable: each re-reads the sweep's status from the store (two queries),
+claims a spec through the store (`prove.tracking.claims`), trains it (skipped when done,
+resumed when interrupted), tests it on every test set of the sweep and releases it. So one
+worker, N local processes, N SLURM array tasks or two people's sweeps on one store all share
+the work without ever training a spec twice, and a killed worker's spec is picked up again
+once its claim expires.
+
+A worker stops when nothing is left for it: every remaining spec is done, blocked, being
+worked on by someone else, or one this worker already tried (a failure is reported once, not
+retried in a loop). When two workers contend for a spec (both withdraw their claims), it is
+retried after a random pause; only a long run of such passes makes a worker give up.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from dataclasses import dataclass, field
+
+import click
+
+from prove.errors import ProveError
+from prove.progress import Progress
+from prove.sweeps.definition import Sweep, SweepItem
+from prove.sweeps.status import status_table, test_keys
+from prove.tracking import client, schema
+
+TODO = ("to_train", "to_test", "resumable")
+MAX_IDLE_PASSES = 20  # consecutive passes in which every spec left was contended
+
+# what this process is working on, so a signal handler (a cluster's wall clock) can give it back
+_CURRENT: dict = {}
+
+
+def _echo(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def interrupt_current() -> None:
+    """Give the spec in progress back: its RUNNING training run becomes KILLED (resumable)
+    and its claim is released, so the next worker resumes it now instead of waiting for the
+    heartbeat and the claim to expire."""
+    from prove.tracking.claims import release
+
+    claim = _CURRENT.pop("claim", None)
+    if claim is None:
+        return
+    for run in client.find_train_runs(claim.exp_id, claim.spec_hash):
+        if run.status == "RUNNING":
+            client.end_run(run.run_id, "KILLED")
+    release(claim)
+
+
+@dataclass
+class WorkerReport:
+    worker: str
+    done: list = field(default_factory=list)  # run names trained and/or tested here
+    failed: list = field(default_factory=list)  # (run name, error)
+    busy: int = 0  # specs another worker had claimed
+    overhead_s: float = 0.0  # time outside train() and test(): planning, claims, bookkeeping
+
+
+def run_worker(sweep: Sweep, experiment: str | None, parent_run_id: str = "", worker: str = "w0") -> WorkerReport:
+    """Take specs of `sweep` until none is left (see the module docstring); picklable, so it
+    runs in a local process or a cluster task alike. A TrainingInterrupted (SIGTERM at the
+    wall clock) goes up to the caller with the claim released, so the job can be requeued."""
+    from prove.settings import load_plugins
+    from prove.tracking.claims import try_claim
+
+    load_plugins()  # a fresh process (spawned or a cluster task) must know the lab's datasets too
+    if parent_run_id:
+        os.environ[schema.PARENT_RUN_ENV] = parent_run_id
+    report = WorkerReport(worker)
+    exp_id = client.experiment_id(experiment)
+    items = [i for i in sweep.items() if i.spec is not None]
+    attempted: set[str] = set()
+    start, work_s, idle = time.monotonic(), 0.0, 0
+    while idle < MAX_IDLE_PASSES:
+        table = status_table(sweep, experiment, items)
+        todo = [item for item, status in zip(items, table["status"])
+                if status in TODO and item.spec.spec_hash() not in attempted]
+        if not todo:
+            break
+        progress = Progress(len(todo))
+        claimed_any = False
+        for n, item in enumerate(todo, 1):
+            claim = try_claim(exp_id, item.spec.spec_hash())
+            if claim is None:
+                report.busy += 1
+                continue
+            claimed_any = True
+            attempted.add(item.spec.spec_hash())
+            _echo(f"[sweep {sweep.name} {worker}] {n}/{len(todo)} {item.label} ({progress.status()})")
+            t0 = time.monotonic()  # only train() and test() are work; the rest is the runner's overhead
+            try:
+                _work(sweep, item, experiment, claim, report)
+            finally:
+                work_s += time.monotonic() - t0
+                progress.advance()
+        idle = 0 if claimed_any else idle + 1
+        if not claimed_any:
+            time.sleep(random.uniform(0.5, 2.0))  # contention: let the other worker win next time
+    report.overhead_s = time.monotonic() - start - work_s
+    return report
+
+
+def _work(sweep: Sweep, item: SweepItem, experiment: str | None, claim, report: WorkerReport) -> None:
+    """Train and test one claimed spec; a user error fails this spec, not the sweep."""
+    from prove.evaluation.run import test
+    from prove.tracking.claims import Keepalive
+    from prove.training.run import train
+
+    _CURRENT["claim"] = claim
+    try:
+        with Keepalive(claim):
+            outcome = train(item.spec, experiment=experiment)
+            for dataset, split in test_keys(sweep, item):
+                test(run_id=outcome.run_id, checkpoint=sweep.checkpoint, test_dataset=dataset, test_split=split,
+                     samples=2, experiment=experiment)
+            report.done.append(item.label)
+    except ProveError as exc:  # bad data root, missing weights...: the rest of the sweep goes on
+        _echo(f"[sweep {sweep.name} {report.worker}] FAILED {item.label}: {exc}")
+        report.failed.append((item.label, str(exc)))
+    finally:
+        _CURRENT.pop("claim", None)

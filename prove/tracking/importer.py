@@ -1,0 +1,364 @@
+"""`prove import-results`: results kept outside the store (hand-kept CSVs) become test runs.
+
+Why: every analysis reads the tracking store only (`prove.analysis.store.sync_results`), so a
+result that lives in a spreadsheet (from before prove, or from another codebase) is invisible
+to leaderboards and gains. Importing writes each one as a test run shaped exactly like those
+of `prove test` (params, tags, metric names, step = checkpoint iteration), so the analyses
+treat it alike, and tags it `prove.source=import` so it can always be told apart.
+
+CSV (long format): one row per result per domain. Required columns: REQUIRED_COLUMNS;
+optional: OPTIONAL_COLUMNS; any other column is an error (a typo such as `mIOU` must not be
+dropped silently). `domain` is `all` (the overall result), a study domain or `unknown`
+(`prove.tracking.schema.domain_values()`, the values `prove test` itself logs). Metrics are
+percentages; an empty optional cell means "not given" and logs nothing. `checkpoint_iter`
+defaults to 0, which means "final checkpoint, iteration not recorded"; `seed` defaults to 0.
+
+Rows sharing RESULT_FIELDS are one result (one test run, one metric set per domain). Every
+row is validated and canonicalised through the project's registries before anything is
+written; all problems are reported at once, with file line numbers.
+
+There is no training run behind an imported result: its `train_run_id` is a synthetic, stable
+`import-<hash of TRAINING_FIELDS>`, shared by the test sets and checkpoints of one training.
+Params that the CSV cannot know are logged honestly: `max_iters=unrecorded`,
+`checkpoint=imported`; `main_loss=ce` (the CSV has no column for it) and `test_split=test`.
+No `prove.spec_hash` tag is written: no `TrainSpec` exists, and a made-up hash could be
+mistaken for a training's.
+
+Idempotency: `prove.import_key` hashes the canonical RESULT_FIELDS (not the file), and is
+looked up across all experiments (as `prove test` looks up its test key), because the
+analyses read all experiments and would count a copy in another experiment twice. Equal
+metrics: skipped. Different metrics: an error, unless `force`, which writes the new run and
+only then deletes the old one. A failure midway leaves the results written so far; running
+the import again skips them and continues.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import click
+
+from prove.data import DATASETS  # importing prove.data registers every dataset adapter
+from prove.errors import ProveError, UnknownNameError
+from prove.models import get_model_card
+from prove.models.losses import aux_losses
+from prove.spec import STAGES
+from prove.strategies import parse_strategy
+from prove.tracking import client, schema
+from prove.tracking.schema import ALL_DOMAINS, METRICS, domain_values
+
+REQUIRED_COLUMNS = ("stage", "dataset", "model", "strategy", "ratio", "aux_loss", "pretrained",
+                    "test_dataset", "domain", "mIoU")
+OPTIONAL_COLUMNS = (*(m for m in METRICS if m != "mIoU"), "checkpoint_iter", "seed", "run_name")
+TRAINING_FIELDS = ("stage", "dataset", "model", "strategy", "ratio", "aux_loss", "pretrained", "seed", "run_name")
+RESULT_FIELDS = (*TRAINING_FIELDS, "test_dataset", "checkpoint_iter")
+
+SOURCE, IMPORT_FILE, IMPORT_KEY, IMPORT_LINES = schema.SOURCE, schema.IMPORT_FILE, schema.IMPORT_KEY, schema.IMPORT_LINES
+TEST_SPLIT, MAIN_LOSS, CHECKPOINT, MAX_ITERS = "test", "ce", "imported", "unrecorded"
+MAX_LISTED = 20
+PROGRESS_EVERY = 100
+TOLERANCE = 1e-9
+
+
+@dataclass
+class ImportReport:
+    """`imported`: results written new; `skipped`: already in the store with equal metrics;
+    `replaced`: written over different metrics (force); `rows`: data rows read; `run_ids`:
+    the run of every result of the file, in file order, whether written now or found."""
+
+    imported: int = 0
+    skipped: int = 0
+    replaced: int = 0
+    rows: int = 0
+    run_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Result:
+    fields: dict[str, str | float | int]  # RESULT_FIELDS, canonical
+    family: str
+    lines: list[int] = field(default_factory=list)
+    domains: dict[str, int] = field(default_factory=dict)  # domain -> its line
+    metrics: dict[str, float] = field(default_factory=dict)  # MLflow key -> value
+
+    @property
+    def key(self) -> str:
+        return _digest({k: self.fields[k] for k in RESULT_FIELDS})
+
+    @property
+    def train_run_id(self) -> str:
+        return "import-" + _digest({k: self.fields[k] for k in TRAINING_FIELDS})[:16]
+
+    @property
+    def where(self) -> str:
+        return ("line " if len(self.lines) == 1 else "lines ") + ",".join(map(str, self.lines))
+
+
+def import_results(path: str | Path, experiment: str | None = None, force: bool = False,
+                   echo: Callable[..., None] = click.echo) -> ImportReport:
+    """Import the results of the CSV at `path` as test runs (see the module docstring)."""
+    source = Path(path).expanduser()
+    if not source.is_file():
+        raise ProveError(f"results file not found: {str(source)!r}")
+    source = source.resolve()
+    rows, problems = _read(source)
+    results = _results(source, rows, problems)
+    existing = _existing_runs()
+    report = ImportReport(rows=len(rows))
+    plan: list[tuple[_Result, list]] = []  # (result, the runs it replaces)
+    conflicts, run_of = [], {}
+    for result in results:
+        previous = existing.get(result.key, [])
+        if previous and all(_same(run.data.metrics, result.metrics) for run in previous):
+            report.skipped += 1
+            run_of[result.key] = previous[0].info.run_id
+            continue
+        if previous and not force:
+            conflicts.append(_conflict(result, previous))
+        plan.append((result, previous))
+    if conflicts:  # refused before anything is written
+        raise ProveError(_listing(f"{source}: {len(conflicts)} result(s) differ from results already in the "
+                                  "store; pass force=True (--force) to replace them", conflicts))
+
+    exp_id = client.experiment_id(experiment) if plan else ""
+    for done, (result, previous) in enumerate(plan, 1):
+        run_id = _write(result, exp_id, source)
+        for old in previous:  # only once the new run is complete: a failure never loses the old
+            client.delete_run(old.info.run_id)
+        if previous:
+            report.replaced += 1
+        else:
+            report.imported += 1
+        run_of[result.key] = run_id
+        if done % PROGRESS_EVERY == 0:
+            echo(f"imported {done}/{len(plan)} results", err=True)
+    report.run_ids = [run_of[result.key] for result in results]
+    client.mark_launcher({SOURCE: "import", IMPORT_FILE: str(source)})
+    echo(f"{source}: {report.rows} rows, {len(results)} results: {report.imported} imported, "
+         f"{report.replaced} replaced, {report.skipped} already imported", err=True)
+    return report
+
+
+# -- reading and validation ---------------------------------------------------------------
+
+def _read(source: Path) -> tuple[list[tuple[int, dict[str, str]]], list[str]]:
+    """(line number, cells by column) of every well-formed data row, and the problems of the
+    others; header problems raise at once (no row can be read without the columns)."""
+    accepted = f"accepted: {', '.join(REQUIRED_COLUMNS)} (required), {', '.join(OPTIONAL_COLUMNS)} (optional)"
+    with source.open(newline="", encoding="utf-8-sig") as handle:  # -sig: spreadsheets write a BOM
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if not header or not any(cell.strip() for cell in header):
+            raise ProveError(f"{source} is empty; expected a header line with {accepted}")
+        columns = [cell.strip() for cell in header]
+        problems = []
+        unknown = [c for c in columns if c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
+        if unknown:
+            problems.append(f"unknown column(s) {', '.join(map(repr, unknown))}")
+        twice = sorted({c for c in columns if columns.count(c) > 1})
+        if twice:
+            problems.append(f"column(s) {', '.join(map(repr, twice))} appear more than once")
+        missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+        if missing:
+            problems.append(f"missing required column(s) {', '.join(missing)}")
+        if problems:
+            raise ProveError(f"{source}, line 1 (header): {'; '.join(problems)}; {accepted}")
+        rows, problems = [], []
+        while True:
+            line = reader.line_num + 1  # a quoted cell may span lines: a row is named by its first
+            cells = next(reader, None)
+            if cells is None:
+                break
+            if not any(cell.strip() for cell in cells):  # blank lines, or a spreadsheet's ",,,,"
+                continue
+            if len(cells) != len(columns):
+                problems.append(f"line {line}: {len(cells)} fields, the header has {len(columns)}")
+                continue
+            rows.append((line, dict(zip(columns, cells))))
+    if not rows and not problems:
+        raise ProveError(f"{source} holds no results: only a header")
+    return rows, problems
+
+
+def _results(source: Path, rows: list[tuple[int, dict[str, str]]], problems: list[str]) -> list[_Result]:
+    """Canonical rows grouped into results, in file order; all problems (`problems`, the ones
+    found while reading, and those found here) raise together."""
+    results: dict[tuple, _Result] = {}
+    for line, cells in rows:
+        parsed = _row(line, cells, problems)
+        if parsed is None:
+            continue
+        fields, family, domain, metrics = parsed
+        result = results.setdefault(tuple(fields[k] for k in RESULT_FIELDS), _Result(fields, family))
+        if domain in result.domains:
+            problems.append(f"line {line}: domain {domain!r} appears twice in one result (also line "
+                            f"{result.domains[domain]}); rows sharing {', '.join(RESULT_FIELDS)} are one result")
+            continue
+        result.domains[domain] = line
+        result.lines.append(line)
+        # the metric names of prove test
+        result.metrics.update({schema.test_metric(name, domain): value for name, value in metrics.items()})
+    if problems:
+        raise ProveError(_listing(f"{source}: {len(problems)} problem(s); nothing was imported", problems))
+    return list(results.values())
+
+
+def _row(line: int, cells: dict[str, str], problems: list[str]) -> tuple[dict, str, str, dict[str, float]] | None:
+    """(fields, strategy family, domain, metrics) of one row, or None after adding its problems."""
+    before = len(problems)
+    values = {c: cells.get(c, "").strip() for c in REQUIRED_COLUMNS + OPTIONAL_COLUMNS}
+
+    def bad(column: str, why: str) -> None:
+        problems.append(f"line {line}: {column} {values[column]!r} {why}")
+
+    for column in REQUIRED_COLUMNS:
+        if not values[column]:
+            bad(column, "is empty; a value is required")
+    fields: dict[str, str | float | int] = {}
+
+    def name(column: str, canonical: Callable[[str], str]) -> None:
+        if values[column]:
+            try:
+                fields[column] = canonical(values[column])
+            except UnknownNameError as exc:
+                bad(column, f"is unknown; accepted: {', '.join(exc.choices)}")
+
+    def choice(column: str, accepted: tuple[str, ...]) -> None:
+        if values[column]:
+            if values[column].lower() in accepted:
+                fields[column] = values[column].lower()
+            else:
+                bad(column, f"is not accepted; accepted: {', '.join(accepted)}")
+
+    name("stage", STAGES.canonical)
+    name("dataset", DATASETS.canonical)
+    name("test_dataset", DATASETS.canonical)
+    name("model", lambda v: get_model_card(v).name)
+    choice("aux_loss", aux_losses())
+    choice("pretrained", ("true", "false"))
+    choice("domain", domain_values())
+    strategy = None
+    if values["strategy"]:
+        try:
+            # not TrainSpec.create: it demands a manifest for external generators, which an
+            # imported result never has
+            strategy = parse_strategy(values["strategy"])
+            fields["strategy"] = strategy.name
+        except ProveError as exc:
+            problems.append(f"line {line}: {exc}")
+    if values["ratio"]:
+        ratio = _number(values["ratio"])
+        if ratio is None or not 0.0 <= ratio <= 1.0:
+            bad("ratio", "is not a number in 0..1 (the fraction of real images per batch)")
+        elif strategy is not None:
+            fields["ratio"] = ratio if strategy.uses_generated else 1.0  # as prove.spec does
+    for column in ("checkpoint_iter", "seed"):
+        text = values[column] or "0"
+        if text.isascii() and text.isdigit():
+            fields[column] = int(text)
+        else:
+            bad(column, "is not an integer >= 0")
+    fields["run_name"] = values["run_name"]
+    metrics = {}
+    for metric in METRICS:
+        if values[metric]:
+            value = _number(values[metric])
+            if value is None or not 0.0 <= value <= 100.0:
+                bad(metric, "is not a percentage in 0..100")
+            else:
+                metrics[metric] = value
+    only = STAGES.get(str(fields["stage"])).dataset if "stage" in fields else None
+    if only and fields.get("dataset") not in (None, only):
+        bad("dataset", f"cannot be trained in stage {fields['stage']!r}; accepted: {only} "
+                       f"({fields['stage']} trains on {only})")
+    if len(problems) > before:
+        return None
+    domain = str(fields.pop("domain"))
+    return fields, strategy.family, domain, metrics
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _listing(title: str, items: list[str]) -> str:
+    more = f"\n  and {len(items) - MAX_LISTED} more" if len(items) > MAX_LISTED else ""
+    return title + ":\n  " + "\n  ".join(items[:MAX_LISTED]) + more
+
+
+def _digest(values: dict) -> str:
+    return hashlib.sha256(json.dumps(values, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+# -- the store ----------------------------------------------------------------------------
+
+def _existing_runs() -> dict[str, list]:
+    """Finished imported test runs of every experiment, by import key: one paged search, not
+    one per result, so a file with thousands of results costs a few queries."""
+    query = (f"tags.`{SOURCE}` = 'import' and tags.`{schema.KIND}` = '{schema.TEST}' "
+             "and attributes.status = 'FINISHED'")
+    found: dict[str, list] = {}
+    for run in client.search_runs(client.experiment_ids(), query):
+        found.setdefault(run.data.tags.get(IMPORT_KEY, ""), []).append(run)
+    return found
+
+
+def _same(stored: dict[str, float], new: dict[str, float]) -> bool:
+    return stored.keys() == new.keys() and all(abs(stored[k] - new[k]) <= TOLERANCE for k in new)
+
+
+def _conflict(result: _Result, previous: list) -> str:
+    """Where a result differs from its stored run: the first few metrics, each with its line."""
+    run = next(r for r in previous if not _same(r.data.metrics, result.metrics))
+    stored, new = run.data.metrics, result.metrics
+    differ = [key for key in sorted(stored.keys() | new.keys())
+              if key not in stored or key not in new or abs(stored[key] - new[key]) > TOLERANCE]
+    shown = [f"{_line_of(result, key)}: {key} {stored.get(key, 'absent')} -> {new.get(key, 'absent')}"
+             for key in differ[:3]]
+    more = f" (+{len(differ) - 3} more)" if len(differ) > 3 else ""
+    return f"run {run.info.run_id} ({result.where}): {'; '.join(shown)}{more}"
+
+
+def _line_of(result: _Result, key: str) -> str:
+    parts = key.split("/")  # test/<metric> (overall) or test/<domain>/<metric>
+    domain = ALL_DOMAINS if len(parts) == 2 else parts[1]
+    return f"line {result.domains[domain]}" if domain in result.domains else result.where
+
+
+def _write(result: _Result, exp_id: str, source: Path) -> str:
+    """One FINISHED test run for `result`, or nothing: a half-written run is deleted."""
+    f, iteration, train_run_id = result.fields, int(result.fields["checkpoint_iter"]), result.train_run_id
+    params = {
+        "stage": f["stage"], "dataset": f["dataset"], "model": f["model"], "strategy": f["strategy"],
+        "ratio": f["ratio"], "aux_loss": f["aux_loss"], "main_loss": MAIN_LOSS, "pretrained": f["pretrained"],
+        "seed": f["seed"], "max_iters": MAX_ITERS, "test_dataset": f["test_dataset"], "test_split": TEST_SPLIT,
+        "checkpoint_iter": iteration, "checkpoint": CHECKPOINT, "train_run_id": train_run_id,
+    }
+    tags = {
+        schema.KIND: schema.TEST, schema.TEST_KEY: schema.test_key(train_run_id, f["test_dataset"], TEST_SPLIT, iteration),
+        schema.TRAIN_RUN: train_run_id, schema.FAMILY: result.family, SOURCE: "import", IMPORT_FILE: str(source),
+        IMPORT_KEY: result.key, IMPORT_LINES: ",".join(map(str, result.lines)),
+    }
+    training = f["run_name"] or f"{f['stage']}/{f['dataset']}/{f['model']}/{f['strategy']}"
+    name = f"import:{training}@{f['test_dataset']}#{iteration}"
+    run_id = client.create_run(exp_id, name, tags, {k: str(v) for k, v in params.items()})
+    try:
+        now = int(time.time() * 1000)
+        client.log_metrics(run_id, [client.metric(k, v, iteration, now) for k, v in result.metrics.items()])
+    except BaseException:
+        client.end_run(run_id, "FAILED")
+        client.delete_run(run_id)  # a half-written result must not be counted
+        raise
+    client.end_run(run_id, "FINISHED")
+    return run_id

@@ -1,0 +1,90 @@
+"""The tracking store's contract: every `prove.*` tag, the run kinds and the metric keys.
+
+Written here once, read by every verb and by the analyses (docs/tracking.md documents them
+for users who query the store with `mlflow.search_runs`). Nothing here imports MLflow.
+"""
+
+from __future__ import annotations
+
+import re
+
+# -- run kinds (tag KIND) ---------------------------------------------------------------------
+TRAIN, TEST, SWEEP, ANALYSIS, LAUNCH = "train", "test", "sweep", "analysis", "launch"
+KINDS: tuple[str, ...] = (TRAIN, TEST, SWEEP, ANALYSIS, LAUNCH)
+
+# -- tags on every run prove writes --------------------------------------------------------------
+KIND = "prove.kind"  # one of KINDS
+HEARTBEAT = "prove.heartbeat"  # unix time of the last sign of life (stale RUNNING runs are resumable)
+HOST = "prove.host"
+GIT_COMMIT = "prove.git_commit"
+VERSIONS = "prove.versions"  # pinned versions of prove, torch, mmseg, mmengine, mmcv, mlflow
+
+# -- training and test runs ----------------------------------------------------------------------
+SPEC_HASH = "prove.spec_hash"  # identity of a training spec (prove.spec.TrainSpec.spec_hash)
+WORK_DIR = "prove.work_dir"  # where the checkpoints of a training live
+FAMILY = "prove.family"  # strategy family (baseline | standard | generative | control | combination)
+GENERATOR_FAMILY = "prove.generator_family"  # where a generator is used
+TEST_KEY = "prove.test_key"  # <train run>/<test dataset>/<split>/iter_<N>: one result per key
+TRAIN_RUN = "prove.train_run_id"  # on a test run: the training it evaluates; on a launcher: what it made
+TEST_RUNS = "prove.test_run_ids"  # on a launcher run: the test runs it made
+RECONCILED = "prove.reconciled"  # unix time `prove ablation --reconcile` marked a dead job's run KILLED
+
+# -- imported results (prove import-results) -------------------------------------------------------
+SOURCE = "prove.source"  # "import" on results that came from a CSV
+IMPORT_FILE, IMPORT_KEY, IMPORT_LINES = "prove.import_file", "prove.import_key", "prove.import_lines"
+
+# -- sweeps and analyses ---------------------------------------------------------------------------
+SWEEP_RUN = "prove.sweep_run_id"  # on a launcher run: the sweep's parent run
+ANALYSIS_RUN = "prove.analysis_run_id"  # on a launcher run: the analysis run it made
+CLAIM_PREFIX = "prove.claim."  # experiment tags prove.claim.<spec hash>.<token> (prove.tracking.claims)
+PARENT_RUN_ENV = "PROVE_PARENT_RUN_ID"  # set by `prove ablation` for the runs of its workers
+
+# -- MLflow's own tags prove sets ------------------------------------------------------------------
+MLFLOW_PARENT = "mlflow.parentRunId"
+MLFLOW_RUN_NAME = "mlflow.runName"
+
+# -- metric keys ---------------------------------------------------------------------------------
+METRICS: tuple[str, ...] = ("mIoU", "mAcc", "aAcc", "fwIoU")  # summary metrics of a result, in %
+CLASS_METRICS: tuple[str, ...] = ("IoU", "Acc")  # per-class metrics, in %
+ALL_DOMAINS = "all"  # the overall result: every test image
+UNKNOWN_DOMAIN = "unknown"  # images whose adapter gave no domain
+
+
+def metric_name(name: str) -> str:
+    """MLflow-safe metric key part: class names with spaces -> underscores."""
+    return re.sub(r"[^A-Za-z0-9_./-]", "_", name)
+
+
+def test_metric(metric: str, domain: str = ALL_DOMAINS) -> str:
+    """`test/mIoU` (overall) or `test/<domain>/mIoU`: a result's summary metric."""
+    return f"test/{metric}" if domain == ALL_DOMAINS else f"test/{domain}/{metric}"
+
+
+def class_metric(metric: str, class_name: str) -> str:
+    """`test/IoU/<class>`: a result's per-class metric (overall)."""
+    return f"test/{metric}/{metric_name(class_name)}"
+
+
+def tested_metric(dataset: str, split: str) -> str:
+    """`test.<dataset>.<split>/mIoU`, logged on the TRAINING run at step = the tested iteration,
+    so which tests a training has had is read off the training runs (sweep plans)."""
+    return f"test.{dataset}.{split}/mIoU"
+
+
+def parse_tested_metric(key: str) -> tuple[str, str] | None:
+    """(dataset, split) of a `tested_metric` key, None for any other key."""
+    if not (key.startswith("test.") and key.endswith("/mIoU")):
+        return None
+    dataset, _, split = key[len("test."):-len("/mIoU")].rpartition(".")
+    return dataset, split
+
+
+def test_key(train_run_id: str, dataset: str, split: str, iteration: int) -> str:
+    return f"{train_run_id}/{dataset}/{split}/iter_{iteration}"
+
+
+def domain_values() -> tuple[str, ...]:
+    """Every value of a result's `domain`: the overall result, the study's domains, unknown."""
+    from prove.data.domains import DOMAINS
+
+    return (ALL_DOMAINS, *DOMAINS, UNKNOWN_DOMAIN)

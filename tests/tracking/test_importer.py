@@ -1,0 +1,251 @@
+"""Importing hand-kept result CSVs as test runs, read back through the real store sync."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow.entities import ViewType
+from mlflow.tracking import MlflowClient
+
+from prove.tracking import client, importer
+from prove.analysis.gains import matched_gains
+from prove.analysis.schema import validate_results
+from prove.analysis.store import sync_results
+from prove.errors import ProveError
+from prove.tracking.importer import import_results
+
+FIXTURE = Path(__file__).resolve().parents[1] / "data" / "import_fixture.csv"
+# accepted variant spellings on purpose (Weather-Bench, ACDC, FCN_R18-tiny, gen_cyclegan, FALSE, None):
+# the store must only ever see canonical names
+HEADER, *ROWS = list(csv.reader(FIXTURE.read_text().splitlines()))
+CANONICAL_TEST_SET = {"weather_bench": "weather_bench", "WeatherBench": "weather_bench", "ACDC": "acdc", "acdc": "acdc"}
+CANONICAL_STRATEGY = {"baseline": "baseline", "std_autoaugment": "std_autoaugment", "gen_cycleGAN": "gen_cycleGAN",
+                      "gen_cyclegan": "gen_cycleGAN"}
+RESULTS = 5  # baseline, std_autoaugment, gen_cycleGAN on weather_bench; baseline, gen_cycleGAN on ACDC
+
+
+def expected_miou(rows=ROWS) -> dict[tuple[str, str, str], float]:
+    """(strategy, test_dataset, domain) -> mIoU, straight from the CSV rows."""
+    return {(CANONICAL_STRATEGY[r[3]], CANONICAL_TEST_SET[r[7]], r[8]): float(r[9]) for r in rows}
+
+
+def write_csv(path, rows=ROWS, header=HEADER):
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    """A private sqlite store, so every run counted here was written by this test."""
+    uri = f"sqlite:///{tmp_path / 'store.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
+    mlflow.set_tracking_uri(uri)
+    return dict(uri=uri, cache=tmp_path / "cache", csv=write_csv(tmp_path / "results.csv"))
+
+
+def runs(view=ViewType.ACTIVE_ONLY) -> list:
+    client = MlflowClient()
+    exp_ids = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
+    return client.search_runs(exp_ids, run_view_type=view, max_results=1000)
+
+
+def synced(store):
+    results, _, report = sync_results(store["cache"], tracking_uri=store["uri"])
+    return validate_results(results), report
+
+
+def quiet(*_args, **_kwargs) -> None:
+    pass
+
+
+def test_imported_results_sync_as_the_csv_values_with_canonical_names(store):
+    report = import_results(store["csv"], echo=quiet)
+    assert (report.imported, report.skipped, report.replaced, report.rows) == (RESULTS, 0, 0, len(ROWS))
+    assert len(report.run_ids) == RESULTS == len(runs())
+
+    results, sync = synced(store)
+    assert sync.total_runs == RESULTS and len(results) == len(ROWS)
+    got = {(r.strategy, r.test_dataset, r.domain): r.mIoU for r in results.itertuples()}
+    assert got == expected_miou()
+    assert set(results.dataset) == {"weather_bench"} and set(results.model) == {"fcn_r18-tiny"}
+    assert set(results.test_dataset) == {"weather_bench", "acdc"}
+    assert not ((results.test_dataset == "acdc") & (results.domain == "all")).any()  # none made up
+    family = dict(zip(results.strategy, results.strategy_family))
+    assert family == {"baseline": "baseline", "std_autoaugment": "standard", "gen_cycleGAN": "generative"}
+    assert set(results.loc[results.strategy == "gen_cycleGAN", "generator_family"]) == {"gan"}
+    ratio = dict(zip(results.strategy, results.ratio))
+    assert ratio == {"baseline": 1.0, "std_autoaugment": 1.0, "gen_cycleGAN": 0.5}  # 1.0 without generated images
+    assert set(results.checkpoint_iter) == {2000} and set(results.seed) == {0}
+    assert set(results.test_split) == {"test"} and set(results.main_loss) == {"ce"}
+    assert set(results.pretrained) == {"false"} and set(results.aux_loss) == {"none"}
+
+    overall = results[(results.strategy == "baseline") & (results.test_dataset == "weather_bench")].set_index("domain")
+    assert (overall.loc["all", "aAcc"], overall.loc["all", "mAcc"], overall.loc["all", "fwIoU"]) == (80.0, 50.0, 70.0)
+    assert math.isnan(overall.loc["night", "aAcc"])  # not given: not logged
+
+    train_ids = results.groupby("strategy").train_run_id.nunique()
+    assert (train_ids == 1).all()  # one training shared by both of its test sets
+    assert results.train_run_id.nunique() == 3 and results.train_run_id.str.startswith("import-").all()
+
+    run = MlflowClient().get_run(report.run_ids[0])
+    tags, params = run.data.tags, run.data.params
+    assert run.info.status == "FINISHED" and tags["prove.kind"] == "test" and tags["prove.source"] == "import"
+    assert tags["prove.test_key"] == f"{tags['prove.train_run_id']}/weather_bench/test/iter_2000"
+    assert tags["prove.import_lines"] == "2,3,4" and tags["prove.import_file"] == str(store["csv"].resolve())
+    assert params["checkpoint"] == "imported" and params["train_run_id"] == tags["prove.train_run_id"]
+    assert run.info.run_name == "import:s1/weather_bench/fcn_r18-tiny/baseline@weather_bench#2000"
+    assert {m.step for m in MlflowClient().get_metric_history(run.info.run_id, "test/mIoU")} == {2000}
+
+
+def test_importing_twice_adds_nothing_and_gains_count_each_result_once(store):
+    first = import_results(store["csv"], echo=quiet)
+    results, _ = synced(store)
+    again = import_results(store["csv"], echo=quiet)
+    assert (again.imported, again.skipped, again.replaced) == (0, RESULTS, 0)
+    assert again.run_ids == first.run_ids
+    assert len(runs(ViewType.ALL)) == RESULTS
+    resynced, report = synced(store)
+    assert report.fetched_runs == 0 and len(resynced) == len(results) == len(ROWS)
+
+    gains = matched_gains(resynced)
+    assert gains.unmatched.empty and (gains.gains.baseline_n == 1).all()
+    values = expected_miou()
+    by_hand = {(s, t, d): v - values[("baseline", t, d)] for (s, t, d), v in values.items() if s != "baseline"}
+    got = {(r.strategy, r.test_dataset, r.domain): r.gain for r in gains.gains.itertuples()}
+    assert got.keys() == by_hand.keys() and all(got[k] == pytest.approx(by_hand[k]) for k in by_hand)
+
+
+def test_a_changed_value_is_refused_and_force_replaces_it(store, tmp_path):
+    first = import_results(store["csv"], echo=quiet)
+    synced(store)
+    changed = [list(r) for r in ROWS]
+    changed[7][9] = "37.0"  # gen_cycleGAN night on weather_bench: file line 9
+    path = write_csv(tmp_path / "changed.csv", changed)
+    before = {r.info.run_id: r.data.metrics for r in runs(ViewType.ALL)}
+
+    with pytest.raises(ProveError) as error:
+        import_results(path, echo=quiet)
+    assert "line 9: test/night/mIoU 36.5 -> 37.0" in str(error.value) and "force" in str(error.value)
+    assert {r.info.run_id: r.data.metrics for r in runs(ViewType.ALL)} == before
+
+    report = import_results(path, force=True, echo=quiet)
+    assert (report.imported, report.skipped, report.replaced) == (0, RESULTS - 1, 1)
+    assert [new == kept for new, kept in zip(report.run_ids, first.run_ids)] == [True, True, False, True, True]
+    old = first.run_ids[2]
+    assert MlflowClient().get_run(old).info.lifecycle_stage == "deleted"
+    results, sync = synced(store)
+    assert sync.removed_runs == 1 and len(results) == len(ROWS) and results.run_id.nunique() == RESULTS
+    assert {(r.strategy, r.test_dataset, r.domain): r.mIoU for r in results.itertuples()} == expected_miou(changed)
+
+
+def row(**cells: str) -> list[str]:
+    """The fixture's first row (line 2) with some cells changed."""
+    values = dict(zip(HEADER, ROWS[0]), **cells)
+    return [values[c] for c in HEADER]
+
+
+BAD_ROWS = [
+    ROWS[0],  # line 2: fine, and still not written
+    row(dataset="wether_bench", domain="night"),
+    row(strategy="gen_cycleGAN", ratio="1.5"),
+    row(domain="foggy", mIoU="120"),
+    row(domain="hazy"),
+    ROWS[0],  # line 7: the overall result of line 2 again
+    row(strategy="std_autoagment"),
+    row(stage="cg", dataset="acdc", pretrained="maybe", mIoU="", checkpoint_iter="-3"),
+]
+
+
+def test_bad_rows_are_all_named_with_their_lines_and_nothing_is_written(store, tmp_path):
+    with pytest.raises(ProveError) as error:
+        import_results(write_csv(tmp_path / "bad.csv", BAD_ROWS), echo=quiet)
+    message = str(error.value)
+    for needle in ("line 3: dataset 'wether_bench' is unknown; accepted: acdc,", "line 4: ratio '1.5'",
+                   "line 5: mIoU '120'", "line 6: domain 'hazy'", "line 7: domain 'all' appears twice",
+                   "also line 2", "line 8: unknown strategy 'std_autoagment'", "line 9: pretrained 'maybe'",
+                   "line 9: mIoU '' is empty", "line 9: checkpoint_iter '-3'", "line 9: dataset 'acdc' cannot be"):
+        assert needle in message, needle
+    assert "line 2" not in message.replace("also line 2", "")
+    assert runs(ViewType.ALL) == []
+
+
+def test_a_long_list_of_problems_is_cut_short(store, tmp_path):
+    with pytest.raises(ProveError) as error:
+        import_results(write_csv(tmp_path / "bad.csv", [row(seed=str(-s)) for s in range(1, 26)]), echo=quiet)
+    message = str(error.value)
+    assert "25 problem(s)" in message and "line 21: seed '-20'" in message and "line 22:" not in message
+    assert message.endswith("and 5 more")
+    assert runs(ViewType.ALL) == []
+
+
+@pytest.mark.parametrize("header, needle", [
+    ([c for c in HEADER if c != "aux_loss"], "missing required column(s) aux_loss"),
+    ([c if c != "mIoU" else "mIOU" for c in HEADER], "unknown column(s) 'mIOU'"),
+    ([*HEADER, "notes"], "unknown column(s) 'notes'"),
+])
+def test_header_problems_name_the_columns_and_what_is_accepted(store, tmp_path, header, needle):
+    rows = [r[:len(header)] + [""] * (len(header) - len(HEADER)) for r in ROWS]
+    with pytest.raises(ProveError) as error:
+        import_results(write_csv(tmp_path / "header.csv", rows, header), echo=quiet)
+    assert needle in str(error.value) and "line 1" in str(error.value) and "accepted: stage, dataset" in str(error.value)
+    assert runs(ViewType.ALL) == []
+
+
+def test_missing_empty_or_ragged_files_are_clear_errors(store, tmp_path):
+    with pytest.raises(ProveError, match="results file not found: .*nowhere.csv"):
+        import_results(tmp_path / "nowhere.csv", echo=quiet)
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(ProveError, match="is empty; expected a header"):
+        import_results(tmp_path / "empty.csv", echo=quiet)
+    with pytest.raises(ProveError, match="holds no results"):
+        import_results(write_csv(tmp_path / "header_only.csv", []), echo=quiet)
+    with pytest.raises(ProveError, match="(?s)line 3: 3 fields, the header has 16.*line 4: domain 'hazy'"):
+        import_results(write_csv(tmp_path / "ragged.csv", [ROWS[0], ROWS[1][:3], row(domain="hazy")]), echo=quiet)
+    assert runs(ViewType.ALL) == []
+
+
+def test_a_failure_midway_leaves_no_half_result_and_a_rerun_completes(store, monkeypatch):
+    real, calls = client.log_metrics, []
+
+    def failing(run_id, metrics):
+        calls.append(run_id)
+        if len(calls) == 3:
+            raise RuntimeError("store went away")
+        real(run_id, metrics)
+
+    monkeypatch.setattr(client, "log_metrics", failing)
+    with pytest.raises(RuntimeError, match="store went away"):
+        import_results(store["csv"], echo=quiet)
+    assert len(runs()) == 2 and {r.info.status for r in runs()} == {"FINISHED"}  # the third was deleted
+    monkeypatch.setattr(client, "log_metrics", real)
+    report = import_results(store["csv"], echo=quiet)
+    assert (report.imported, report.skipped) == (RESULTS - 2, 2)
+    results, _ = synced(store)
+    assert len(results) == len(ROWS)
+
+
+def test_progress_and_summary_go_to_stderr(store, monkeypatch):
+    monkeypatch.setattr(importer, "PROGRESS_EVERY", 2)
+    said = []
+    import_results(store["csv"], echo=lambda message, err=False: said.append((message, err)))
+    assert [m for m, _ in said[:2]] == ["imported 2/5 results", "imported 4/5 results"]
+    assert "13 rows, 5 results: 5 imported, 0 replaced, 0 already imported" in said[-1][0]
+    assert all(err for _, err in said)
+
+
+def test_the_run_mlflow_made_for_the_import_is_marked_and_never_counted(store, monkeypatch):
+    launcher = MlflowClient().create_run(client.experiment_id()).info.run_id
+    monkeypatch.setenv("MLFLOW_RUN_ID", launcher)
+    import_results(store["csv"], echo=quiet)
+    tags = MlflowClient().get_run(launcher).data.tags
+    assert tags["prove.kind"] == "launch" and tags["prove.import_file"] == str(store["csv"].resolve())
+    assert synced(store)[1].total_runs == RESULTS

@@ -1,0 +1,235 @@
+"""`prove train` end to end on a tiny ACDC-layout tree and a real sqlite MLflow store."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from prove.cli import cli
+from tests.data.fixtures import build_acdc
+from tests.support import prove_command
+
+FAST = ["--dataset", "acdc_mini", "--stage", "s2", "--batch-size", "2"]
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    uri = f"sqlite:///{tmp_path / 'store.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("PROVE_WORK_DIR", str(tmp_path / "work_dirs"))
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    return mlflow.tracking.MlflowClient(uri)
+
+
+@pytest.fixture(scope="module")
+def acdc(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data") / "acdc"
+    build_acdc(root)
+    return root
+
+
+def all_runs(client):
+    exps = [e.experiment_id for e in client.search_experiments()]
+    return client.search_runs(exps) if exps else []
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, ["train", *args], catch_exceptions=False)
+
+
+def test_train_logs_one_curated_run_and_skips_when_done(store, acdc):
+    result = invoke(*FAST, "--data-root", str(acdc), "--max-iters", "4", "--eval-interval", "2")
+    assert result.exit_code == 0, result.output
+    runs = all_runs(store)
+    assert len(runs) == 1
+    run = runs[0]
+    assert run.info.status == "FINISHED"
+    assert run.info.run_name == "s2/acdc_mini/fcn_r18-tiny/baseline+scratch"
+    tags, params = run.data.tags, run.data.params
+    assert tags["prove.kind"] == "train" and len(tags["prove.spec_hash"]) == 16
+    assert tags["prove.family"] == "baseline" and "torch==" in tags["prove.versions"]
+    assert params["strategy"] == "baseline" and params["dataset"] == "acdc_mini" and params["ratio"] == "1.0"
+    assert len(params) < 40, "params must be the curated spec, not MMEngine's flattened config"
+    loss_steps = [m.step for m in store.get_metric_history(run.info.run_id, "train/loss")]
+    assert loss_steps == [1, 2, 3, 4]
+    assert [m.step for m in store.get_metric_history(run.info.run_id, "val/mIoU")] == [2, 4]
+    artifacts = {a.path for a in store.list_artifacts(run.info.run_id)}
+    assert {"config.py", "pipeline_audit.json", "training_curves.png", "checkpoints.json",
+            "batch_composition.json"} <= artifacts
+    inputs = {d.dataset.name: d.dataset.digest for d in run.inputs.dataset_inputs}
+    assert set(inputs) == {"acdc_mini/train", "acdc_mini/val"} and all(inputs.values())
+    refs = json.loads(Path(store.download_artifacts(run.info.run_id, "checkpoints.json")).read_text())
+    assert any(c["file"] == "iter_4.pth" and c["sha256"] for c in refs["checkpoints"])
+
+    again = invoke(*FAST, "--data-root", str(acdc), "--max-iters", "4", "--eval-interval", "2")
+    assert again.exit_code == 0 and "already trained" in again.output
+    assert again.output.strip().splitlines()[-1] == run.info.run_id
+    assert len(all_runs(store)) == 1
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--strategy", "std_cutmx"], "std_cutmix"),
+        (["--model", "unet_huge"], "segformer_mit-b3"),
+        (["--ratio", "1.2", "--strategy", "gen_random_noise"], "0..1"),
+        (["--aux-loss", "dice"], "lovasz, boundary, focal"),
+        (["--pretrained", "/nope.pth"], "existing checkpoint"),
+        (["--strategy", "gen_random_noise", "--manifest", "/nope.csv"], "manifest not found"),
+        (["--data-root", "/nonexistent/acdc"], "does not exist"),
+        (["--dataset", "cityscapes", "--stage", "cg"], "PROVE_CITYSCAPES_ROOT"),
+    ],
+)
+def test_bad_input_is_a_clear_error_and_writes_nothing(store, acdc, args, needle, monkeypatch):
+    monkeypatch.delenv("PROVE_CITYSCAPES_ROOT", raising=False)
+    base = [*FAST, "--max-iters", "2"]
+    if "--data-root" not in args and "cityscapes" not in args:
+        base += ["--data-root", str(acdc)]
+    result = CliRunner().invoke(cli, ["train", *base, *args])
+    assert result.exit_code == 2, result.output
+    assert needle in result.output and "Traceback" not in result.output
+    assert all_runs(store) == []
+
+
+def test_generated_images_are_mixed_at_the_ratio(store, acdc):
+    result = invoke(*FAST, "--data-root", str(acdc), "--max-iters", "3", "--strategy", "gen_random_noise",
+                    "--ratio", "0.5", "--batch-size", "4")
+    assert result.exit_code == 0, result.output
+    run = all_runs(store)[0]
+    assert run.data.tags["prove.family"] == "control"
+    fractions = [m.value for m in store.get_metric_history(run.info.run_id, "train/real_fraction")]
+    assert fractions == [0.5, 0.5, 0.5]
+    composition = json.loads(Path(store.download_artifacts(run.info.run_id, "batch_composition.json")).read_text())
+    assert composition["real"] == composition["generated"] == 6
+    names = {d.dataset.name for d in run.inputs.dataset_inputs}
+    assert any(n.startswith("manifest:") for n in names)
+
+
+def _train_process(args, env):
+    return subprocess.Popen(prove_command("train", *args), env=env, cwd=Path(__file__).resolve().parents[2],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _final_weights(work_dir: Path, iteration: int) -> dict:
+    return torch.load(work_dir / f"iter_{iteration}.pth", weights_only=False, map_location="cpu")["state_dict"]
+
+
+@pytest.mark.slow
+def test_kill_and_resume_ends_as_an_uninterrupted_run(tmp_path, acdc):
+    iters = 16
+    args = [*FAST, "--data-root", str(acdc), "--max-iters", str(iters), "--checkpoint-interval", "2",
+            "--eval-interval", "8", "--strategy", "std_photometric_distort"]
+    env = {**os.environ, "PROVE_NUM_WORKERS": "0"}
+
+    # uninterrupted reference, in its own store and work folder
+    ref_env = {**env, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'ref.db'}", "PROVE_WORK_DIR": str(tmp_path / "ref")}
+    ref = _train_process(args, ref_env)
+    assert ref.wait(timeout=300) == 0, ref.stdout.read()
+
+    run_env = {**env, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'run.db'}", "PROVE_WORK_DIR": str(tmp_path / "run"),
+               "PROVE_NUM_WORKERS": "1"}  # workers here, none in the reference: augmentation must not care
+    proc = _train_process(args, run_env)
+    deadline = time.time() + 240
+    while not list((tmp_path / "run").glob("*/iter_2.pth")) and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=240)[0]
+    assert proc.returncode == 128 + signal.SIGTERM, output
+    assert "marked KILLED" in output
+
+    import mlflow
+
+    client = mlflow.tracking.MlflowClient(run_env["MLFLOW_TRACKING_URI"])
+    (killed,) = client.search_runs([client.get_experiment_by_name("prove").experiment_id])
+    assert killed.info.status == "KILLED"
+
+    resumed = _train_process(args, run_env)
+    output = resumed.communicate(timeout=300)[0]
+    assert resumed.returncode == 0, output
+    assert f"resuming run {killed.info.run_id}" in output
+    (final,) = client.search_runs([client.get_experiment_by_name("prove").experiment_id])
+    assert final.info.run_id == killed.info.run_id and final.info.status == "FINISHED"
+    loss_steps = [m.step for m in client.get_metric_history(final.info.run_id, "train/loss")]
+    assert sorted(set(loss_steps)) == list(range(1, iters + 1))
+
+    (ref_dir,) = (tmp_path / "ref").iterdir()
+    (run_dir,) = (tmp_path / "run").iterdir()
+    expected, got = _final_weights(ref_dir, iters), _final_weights(run_dir, iters)
+    assert expected.keys() == got.keys()
+    for key in expected:
+        assert torch.equal(expected[key], got[key]), key
+
+
+@pytest.mark.slow
+def test_a_run_left_running_by_sigkill_is_resumed_when_stale(tmp_path, acdc):
+    args = [*FAST, "--data-root", str(acdc), "--max-iters", "12", "--checkpoint-interval", "2", "--eval-interval", "12"]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'db.db'}", "PROVE_WORK_DIR": str(tmp_path / "w")}
+    proc = _train_process(args, env)
+    deadline = time.time() + 240
+    while not list((tmp_path / "w").glob("*/iter_2.pth")) and time.time() < deadline:
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait(timeout=60)
+
+    fresh = _train_process(args, {**env, "PROVE_STALE_AFTER": "3600"})
+    output = fresh.communicate(timeout=120)[0]
+    assert fresh.returncode == 2 and "is being trained by run" in output
+
+    stale = _train_process(args, {**env, "PROVE_STALE_AFTER": "0"})
+    output = stale.communicate(timeout=300)[0]
+    assert stale.returncode == 0, output
+    assert "resuming run" in output
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_log_one_run_with_the_same_spec_hash(tmp_path, acdc):
+    args = [*FAST, "--data-root", str(acdc), "--max-iters", "4", "--eval-interval", "4"]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'ddp.db'}", "PROVE_WORK_DIR": str(tmp_path / "w"),
+           "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",
+           "-m", "tests.support", "train", *args]
+    result = subprocess.run(cmd, env=env, cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    import mlflow
+
+    client = mlflow.tracking.MlflowClient(env["MLFLOW_TRACKING_URI"])
+    runs = client.search_runs([client.get_experiment_by_name("prove").experiment_id])
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
+    from prove.spec import TrainSpec
+
+    single = TrainSpec.create(dataset="acdc_mini", stage="s2", batch_size=2, data_root=str(acdc), max_iters=4,
+                              eval_interval=4)
+    assert runs[0].data.tags["prove.spec_hash"] == single.spec_hash()
+    assert [m.step for m in client.get_metric_history(runs[0].info.run_id, "train/loss")] == [1, 2, 3, 4]
+    (work,) = (tmp_path / "w").iterdir()
+    audit = json.loads((work / "pipeline_audit.json").read_text())
+    assert audit["observed"]["sampler"]["world_size"] == 2
+
+
+def test_pretrained_checkpoint_is_loaded_and_what_it_provided_is_logged(store, acdc, tmp_path):
+    from prove.models import build_model
+
+    backbone = build_model("fcn_r18-tiny", crop_size=(16, 16)).backbone.state_dict()
+    del backbone["layer4.1.conv2.weight"]  # missing from the checkpoint
+    backbone["extra.weight"] = torch.zeros(1)  # not in the model
+    path = tmp_path / "imagenet_r18_tiny.pth"
+    torch.save({"state_dict": backbone}, path)
+    result = invoke(*FAST, "--data-root", str(acdc), "--max-iters", "2", "--pretrained", str(path))
+    assert result.exit_code == 0, result.output
+    run = all_runs(store)[0]
+    assert run.data.params["pretrained.missing_keys"] == "1" and run.data.params["pretrained.unexpected_keys"] == "1"
+    report = json.loads(Path(store.download_artifacts(run.info.run_id, "pretrained_load.json")).read_text())
+    assert report["missing_keys"] == ["layer4.1.conv2.weight"] and report["unexpected_keys"] == ["extra.weight"]
+    assert not run.info.run_name.endswith("+scratch")
