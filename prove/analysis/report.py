@@ -204,10 +204,68 @@ def _findings(lbs: dict, absolute: pd.DataFrame, comparisons: list, metric: str,
     return out
 
 
+@dataclass
+class _Report:
+    """What every section reads and adds to: the writer, the tables computed once, the summary."""
+
+    w: _Writer
+    inputs: ReportInputs
+    options: ReportOptions
+    kept: pd.DataFrame  # results after filters and exclusions
+    excluded: pd.DataFrame
+    classes: pd.DataFrame
+    final: pd.DataFrame = None  # the last checkpoint of each training, with its test setting
+    matched: object = None  # MatchedGains
+    absolute: pd.DataFrame = None  # mean metric per stage, strategy and domain
+    summary: dict = field(default_factory=dict)
+    leaderboards: dict = field(default_factory=dict)  # stage -> Leaderboard
+    by_domain: dict = field(default_factory=dict)  # stage -> gains by domain
+    comparisons: list = field(default_factory=list)
+
+    @property
+    def metric(self) -> str:
+        return self.options.metric
+
+    @property
+    def gains(self) -> pd.DataFrame:
+        return self.matched.gains
+
+    def stages(self) -> list[str]:
+        return [s for s in STAGES if s in set(self.final["stage"])]
+
+
 def write_report(inputs: ReportInputs, options: ReportOptions, out: str | Path,
                  echo: Callable[[str], None] = lambda s: None) -> ReportFiles:
+    """Every section of the report, in order, into `out` (see the module docstring)."""
     out = Path(out)
-    metric = options.metric
+    kept, excluded = apply_exclusions(_selected_results(inputs, options), inputs.exclusions)
+    _clean(out)
+    r = _Report(_Writer(out), inputs, options, kept, excluded,
+                inputs.classes[inputs.classes["run_id"].isin(kept["run_id"])])
+    r.summary = {"metric": options.metric, "n_results": int(kept["run_id"].nunique()), "stages": {}}
+    _header(r)
+    _gains(r)
+    echo("leaderboards")
+    _leaderboards(r)
+    _per_class(r)
+    _unmatched(r)
+    echo("comparisons")
+    _comparisons(r)
+    echo("critical difference")
+    _critical_differences(r)
+    echo("coverage")
+    _coverage_and_validation(r)
+    _convergence(r)
+    findings = _findings(r.leaderboards, r.absolute, r.comparisons, r.metric, r.by_domain)
+    header_end = r.w.md.index("## Exclusions")
+    r.w.md[header_end:header_end] = ["## Key findings", "", *[f"- {f}" for f in findings], ""]
+    report = out / REPORT_FILE
+    report.write_text("\n".join(r.w.md) + "\n")
+    r.summary["findings"] = findings
+    return ReportFiles(report, r.w.tables, r.w.plots, findings, r.summary)
+
+
+def _selected_results(inputs: ReportInputs, options: ReportOptions) -> pd.DataFrame:
     results = validate_results(inputs.results)
     if results.empty:
         raise ProveError("no test results to report on: run `prove test` (or `prove import-results`) first")
@@ -217,41 +275,41 @@ def write_report(inputs: ReportInputs, options: ReportOptions, out: str | Path,
     if results.empty:
         raise ProveError(f"no test results left after the filters {dict(options.filters)} and stages "
                          f"{list(options.stages) or 'all'}")
-    kept, excluded = apply_exclusions(results, inputs.exclusions)
-    classes = inputs.classes[inputs.classes["run_id"].isin(kept["run_id"])]
-    _clean(out)
-    w = _Writer(out)
-    summary: dict = {"metric": metric, "n_results": int(kept["run_id"].nunique()), "stages": {}}
+    return results
 
-    src = inputs.source
-    w.add("# Leaderboard report", "",
-          f"Source: {src.get('tracking_uri', 'tables given directly')}; experiments: "
-          f"{', '.join(src.get('experiments') or ['all'])}; generated {pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M} UTC.",
-          f"{kept['run_id'].nunique()} test results ({len(kept)} rows) of {kept['train_run_id'].nunique()} "
-          f"trainings; metric {metric} (%), gains in percentage points (pp).",
-          f"Filters: {', '.join(f'{c}={v}' for c, v in options.filters) or 'none'}; stages: "
-          f"{', '.join(options.stages) or 'all'}. Column glossary: docs/leaderboard.md.", "",
-          "## Exclusions", "", exclusions_note(excluded), "")
-    w.table("exclusions", excluded)
-    w.table("results", kept)
 
-    final = _test_setting(last_checkpoint(kept))
-    matched = matched_gains(final, metric)
-    gains = matched.gains
-    w.table("gains", gains)
-    w.table("unmatched", matched.unmatched)
-    absolute = w.table("domain_" + metric, _baseline_domains(final, metric))
+def _header(r: _Report) -> None:
+    src, kept, o = r.inputs.source, r.kept, r.options
+    r.w.add("# Leaderboard report", "",
+            f"Source: {src.get('tracking_uri', 'tables given directly')}; experiments: "
+            f"{', '.join(src.get('experiments') or ['all'])}; generated {pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M} UTC.",
+            f"{kept['run_id'].nunique()} test results ({len(kept)} rows) of {kept['train_run_id'].nunique()} "
+            f"trainings; metric {o.metric} (%), gains in percentage points (pp).",
+            f"Filters: {', '.join(f'{c}={v}' for c, v in o.filters) or 'none'}; stages: "
+            f"{', '.join(o.stages) or 'all'}. Column glossary: docs/leaderboard.md.", "",
+            "## Exclusions", "", exclusions_note(r.excluded), "")
+    r.w.table("exclusions", r.excluded)
+    r.w.table("results", kept)
 
-    # -- leaderboards per stage ------------------------------------------------------------
-    echo("leaderboards")
-    lbs, domain_tables = {}, {}
-    for stage in [s for s in STAGES if s in set(final["stage"])]:
+
+def _gains(r: _Report) -> None:
+    """The matched gains every later section reads, computed once."""
+    r.final = _test_setting(last_checkpoint(r.kept))
+    r.matched = matched_gains(r.final, r.metric)
+    r.w.table("gains", r.gains)
+    r.w.table("unmatched", r.matched.unmatched)
+    r.absolute = r.w.table("domain_" + r.metric, _baseline_domains(r.final, r.metric))
+
+
+def _leaderboards(r: _Report) -> None:
+    w, metric, gains = r.w, r.metric, r.gains
+    for stage in r.stages():
         w.add(f"## Stage {stage}", "")
         if stage not in set(gains["stage"]):
             w.add(f"No matched results in {stage}: no non-baseline result has a baseline (see Unmatched).", "")
             continue
-        lb = lbs[stage] = leaderboard(gains, stage=stage, n_boot=options.n_boot, seed=options.seed)
-        summary["stages"][stage] = lb.summary
+        lb = r.leaderboards[stage] = leaderboard(gains, stage=stage, n_boot=r.options.n_boot, seed=r.options.seed)
+        r.summary["stages"][stage] = lb.summary
         w.table(f"leaderboard_{stage}", lb.table)
         s = lb.summary
         w.add(f"{s['n_beat_baseline']} of {s['n_strategies']} strategies beat the baseline on average; "
@@ -260,17 +318,7 @@ def write_report(inputs: ReportInputs, options: ReportOptions, out: str | Path,
               md_table(lb.table), "")
         w.plot(f"leaderboard_{stage}", lambda p, t=lb.table, st=stage: plots.leaderboard_bars(
             t, p, f"Stage {st}: mean {metric} gain over the matched baseline (95% CI)"), f"leaderboard {stage}")
-
-        by_domain = domain_tables[stage] = breakdown(gains, "domain", stage=stage)
-        w.table(f"breakdown_domain_{stage}", by_domain)
-        w.plot(f"domain_gain_{stage}", lambda p, t=by_domain, st=stage: plots.domain_heatmap(
-            t, p, title=f"Stage {st}: mean gain by domain (pp)"), f"gain by domain, {stage}")
-        stage_abs = absolute[absolute["stage"] == stage]
-        w.plot(f"domain_{metric}_{stage}", lambda p, t=stage_abs, st=stage: plots.domain_heatmap(
-            t, p, value=f"mean_{metric}", label=f"mean {metric} (%)",
-            title=f"Stage {st}: mean {metric} by domain"), f"{metric} by domain, {stage}")
-        w.add(f"Mean {metric} by domain (absolute):", "",
-              md_table(plots.heatmap_matrix(stage_abs, value=f"mean_{metric}").reset_index()), "")
+        _domains(r, stage)
         for column in ("dataset", "model"):
             w.table(f"breakdown_{column}_{stage}", breakdown(gains, column, stage=stage))
         for by in ("strategy_family", "generator_family"):
@@ -280,33 +328,52 @@ def write_report(inputs: ReportInputs, options: ReportOptions, out: str | Path,
             w.table(f"family_{by}_{stage}", fam)
             w.add(f"By {by.replace('_', ' ')}:", "", md_table(fam), "")
 
-    # -- per class ---------------------------------------------------------------------------
-    if not classes.empty:
-        cls_gain, cls_unmatched = class_gains(matched, classes)
-        for stage in lbs:
-            table = class_breakdown(cls_gain, stage=stage)
-            if not table.empty:
-                w.table(f"breakdown_class_{stage}", table)
-        if not cls_unmatched.empty:
-            w.table("class_unmatched", cls_unmatched)
 
-    # -- unmatched ---------------------------------------------------------------------------
-    w.add("## Unmatched results", "")
-    if matched.unmatched.empty:
-        w.add("Every non-baseline result has a matched baseline.", "")
-    else:
-        reasons = matched.unmatched.groupby(["stage", "strategy", "reason"]).size().reset_index(name="rows")
-        w.add(f"{matched.unmatched['run_id'].nunique()} results have no matched baseline and are in no "
-              "leaderboard (tables/unmatched.csv):", "", md_table(reasons, max_rows=30), "")
+def _domains(r: _Report, stage: str) -> None:
+    """Gains and absolute values by weather domain, as tables and heatmaps."""
+    w, metric = r.w, r.metric
+    by_domain = r.by_domain[stage] = breakdown(r.gains, "domain", stage=stage)
+    w.table(f"breakdown_domain_{stage}", by_domain)
+    w.plot(f"domain_gain_{stage}", lambda p, t=by_domain, st=stage: plots.domain_heatmap(
+        t, p, title=f"Stage {st}: mean gain by domain (pp)"), f"gain by domain, {stage}")
+    stage_abs = r.absolute[r.absolute["stage"] == stage]
+    w.plot(f"domain_{metric}_{stage}", lambda p, t=stage_abs, st=stage: plots.domain_heatmap(
+        t, p, value=f"mean_{metric}", label=f"mean {metric} (%)",
+        title=f"Stage {st}: mean {metric} by domain"), f"{metric} by domain, {stage}")
+    w.add(f"Mean {metric} by domain (absolute):", "",
+          md_table(plots.heatmap_matrix(stage_abs, value=f"mean_{metric}").reset_index()), "")
 
-    # -- comparisons -------------------------------------------------------------------------
-    echo("comparisons")
+
+def _per_class(r: _Report) -> None:
+    if r.classes.empty:
+        return
+    cls_gain, cls_unmatched = class_gains(r.matched, r.classes)
+    for stage in r.leaderboards:
+        table = class_breakdown(cls_gain, stage=stage)
+        if not table.empty:
+            r.w.table(f"breakdown_class_{stage}", table)
+    if not cls_unmatched.empty:
+        r.w.table("class_unmatched", cls_unmatched)
+
+
+def _unmatched(r: _Report) -> None:
+    r.w.add("## Unmatched results", "")
+    unmatched = r.matched.unmatched
+    if unmatched.empty:
+        r.w.add("Every non-baseline result has a matched baseline.", "")
+        return
+    reasons = unmatched.groupby(["stage", "strategy", "reason"]).size().reset_index(name="rows")
+    r.w.add(f"{unmatched['run_id'].nunique()} results have no matched baseline and are in no "
+            "leaderboard (tables/unmatched.csv):", "", md_table(reasons, max_rows=30), "")
+
+
+def _comparisons(r: _Report) -> None:
+    w, gains, o = r.w, r.gains, r.options
     w.add("## Setting comparisons", "")
-    wanted = options.comparisons if options.comparisons is not None else [
+    wanted = o.comparisons if o.comparisons is not None else [
         c for c in AUTO_COMPARISONS if {c[1], c[2]} <= set(gains[c[0]].astype(str))]
     if not wanted:
         w.add("No two settings to compare in these results (e.g. only one stage).", "")
-    done = []
     for column, a, b in wanted:
         if column not in gains.columns:
             raise ProveError(f"comparison column {column!r} is not a column of the gains table; "
@@ -314,41 +381,46 @@ def write_report(inputs: ReportInputs, options: ReportOptions, out: str | Path,
         name = f"{column}_{a}_vs_{b}"
         try:
             gains_str = gains.assign(**{column: gains[column].astype(str)})
-            c = compare_by(gains_str, column, a, b, n_boot=options.n_boot, seed=options.seed)
+            c = compare_by(gains_str, column, a, b, n_boot=o.n_boot, seed=o.seed)
         except ProveError as exc:
             w.add(f"### {column}: {a} vs {b}", "", f"Not compared: {exc}.", "")
             continue
-        done.append(c)
-        r = c.correlation
-        w.table(f"compare_{name}", c.table)
-        w.add(f"### {c.label_a} vs {c.label_b}", "",
-              f"{r.n} strategies in both. Spearman ρ = {r.spearman_rho:.3f} (p = {r.spearman_p:.3g}, 95% CI "
-              f"[{r.spearman_ci[0]:.2f}, {r.spearman_ci[1]:.2f}]); Kendall τ = {r.kendall_tau:.3f} "
-              f"(p = {r.kendall_p:.3g}, 95% CI [{r.kendall_ci[0]:.2f}, {r.kendall_ci[1]:.2f}]); "
-              f"{c.n_reversals} direction reversals.", "",
-              "Biggest risers:", "", md_table(c.winners), "", "Biggest fallers:", "", md_table(c.losers), "")
-        if c.only_a or c.only_b:
-            w.add(f"Only in {c.label_a}: {', '.join(c.only_a) or '-'}; only in {c.label_b}: "
-                  f"{', '.join(c.only_b) or '-'}.", "")
-        summary.setdefault("comparisons", {})[name] = dict(
-            spearman_rho=r.spearman_rho, spearman_p=r.spearman_p, kendall_tau=r.kendall_tau,
-            kendall_p=r.kendall_p, n=r.n, reversals=c.n_reversals)
-        w.plot(f"rank_slope_{name}", lambda p, c=c: plots.rank_slope(c, p), f"rank change {name}")
-        w.plot(f"gain_scatter_{name}", lambda p, c=c: plots.gain_scatter(c, p), f"gain scatter {name}")
+        r.comparisons.append(c)
+        _comparison(r, name, c)
 
-    # -- critical difference -----------------------------------------------------------------
-    echo("critical difference")
+
+def _comparison(r: _Report, name: str, c) -> None:
+    w, cr = r.w, c.correlation
+    w.table(f"compare_{name}", c.table)
+    w.add(f"### {c.label_a} vs {c.label_b}", "",
+          f"{cr.n} strategies in both. Spearman ρ = {cr.spearman_rho:.3f} (p = {cr.spearman_p:.3g}, 95% CI "
+          f"[{cr.spearman_ci[0]:.2f}, {cr.spearman_ci[1]:.2f}]); Kendall τ = {cr.kendall_tau:.3f} "
+          f"(p = {cr.kendall_p:.3g}, 95% CI [{cr.kendall_ci[0]:.2f}, {cr.kendall_ci[1]:.2f}]); "
+          f"{c.n_reversals} direction reversals.", "",
+          "Biggest risers:", "", md_table(c.winners), "", "Biggest fallers:", "", md_table(c.losers), "")
+    if c.only_a or c.only_b:
+        w.add(f"Only in {c.label_a}: {', '.join(c.only_a) or '-'}; only in {c.label_b}: "
+              f"{', '.join(c.only_b) or '-'}.", "")
+    r.summary.setdefault("comparisons", {})[name] = dict(
+        spearman_rho=cr.spearman_rho, spearman_p=cr.spearman_p, kendall_tau=cr.kendall_tau,
+        kendall_p=cr.kendall_p, n=cr.n, reversals=c.n_reversals)
+    w.plot(f"rank_slope_{name}", lambda p, c=c: plots.rank_slope(c, p), f"rank change {name}")
+    w.plot(f"gain_scatter_{name}", lambda p, c=c: plots.gain_scatter(c, p), f"gain scatter {name}")
+
+
+def _critical_differences(r: _Report) -> None:
+    w, metric, blocks0 = r.w, r.metric, r.options.cd_blocks
     w.add("## Critical difference", "")
-    for stage in [s for s in STAGES if s in set(final["stage"])]:
-        rows = final[final["stage"] == stage]
-        blocks, domain, note = list(options.cd_blocks), ALL_DOMAINS, ""
+    for stage in r.stages():
+        rows = r.final[r.final["stage"] == stage]
+        blocks, note = list(blocks0), ""
         try:
-            cd = critical_difference(rows, blocks, metric, domain=domain)
+            cd = critical_difference(rows, blocks, metric, domain=ALL_DOMAINS)
         except ProveError as first:
             # too few independent blocks (e.g. one dataset and one model): rank per weather
             # domain instead, and say that those blocks share their trainings
-            blocks, domain = [*options.cd_blocks, "domain"], None
-            note = (f" Blocks {' x '.join(options.cd_blocks)} were too few ({first}); ranked per "
+            blocks = [*blocks0, "domain"]
+            note = (f" Blocks {' x '.join(blocks0)} were too few ({first}); ranked per "
                     f"{' x '.join(blocks)} instead: the domains share their trainings, so read the p-value "
                     "as descriptive.")
             try:
@@ -363,69 +435,70 @@ def write_report(inputs: ReportInputs, options: ReportOptions, out: str | Path,
               + note + (f" {len(cd.dropped_blocks)} incomplete blocks dropped." if cd.dropped_blocks else ""), "")
         w.plot(f"cd_{stage}", lambda p, cd=cd: plots.cd_diagram(cd, p), f"critical difference {stage}")
 
-    # -- coverage, convergence, validation vs test -------------------------------------------
-    echo("coverage")
+
+def _coverage_and_validation(r: _Report) -> None:
+    w, o, kept = r.w, r.options, r.kept
     w.add("## Coverage", "")
-    trainings = inputs.trainings
-    if trainings is not None:
-        trainings = _exclude(_filter(trainings, options.filters, "trainings", strict=False), inputs.exclusions)
-        if options.stages:
-            trainings = trainings[trainings["stage"].isin(options.stages)]
-        finished = trainings[trainings["status"] == "FINISHED"]
-        tested_ids = set(kept["train_run_id"])
-        tested = pd.concat([finished[finished["run_id"].isin(tested_ids)][list(SPEC_KEYS)],
-                            kept[~kept["train_run_id"].isin(set(trainings["run_id"]))][list(SPEC_KEYS)]])
-        planned = inputs.planned
-        if planned is not None:
-            planned = _exclude(_filter(planned, options.filters, "plan", strict=False), inputs.exclusions)
-            if options.stages:
-                planned = planned[planned["stage"].isin(options.stages)]
-        cov = coverage(planned if planned is not None else pd.concat([finished[list(SPEC_KEYS)], tested]),
-                       finished, tested, keys=list(SPEC_KEYS))
-        w.table("coverage", cov.summary)
-        w.table("planned_not_trained", cov.planned_not_trained)
-        w.table("trained_not_tested", cov.trained_not_tested)
-        by_status = trainings.groupby("status").size().to_dict()
-        w.add(("" if planned is not None else "No plan given (`--plan`): planned = what was trained or tested. ")
-              + "Training runs by status: " + (", ".join(f"{k} {v}" for k, v in sorted(by_status.items())) or "none")
-              + ".", "", md_table(cov.summary), "")
-        if not cov.planned_not_trained.empty:
-            w.add("Planned but not trained:", "", md_table(cov.planned_not_trained, max_rows=20), "")
-        if not cov.trained_not_tested.empty:
-            w.add("Trained but not tested:", "", md_table(cov.trained_not_tested, max_rows=20), "")
-        summary["coverage"] = {r.step: dict(specs=int(r.specs), missing=int(r.missing))
-                               for r in cov.summary.itertuples()}
-
-        val = finished[finished["val_iter"] >= 0].rename(
-            columns={"run_id": "train_run_id", "val_iter": "checkpoint_iter", "val_mIoU": "mIoU"})
-        gap = val_test_gap(val, kept[kept["train_run_id"].isin(set(val["train_run_id"]))])
-        gap = gap.dropna(subset=["test_mIoU", "val_mIoU"])
-        w.add("## Validation vs test", "")
-        if gap.empty:
-            w.add("No training run has both a validation mIoU and a test result.", "")
-        else:
-            w.table("val_test_gap", gap)
-            w.add(f"{len(gap)} (training, test set) pairs: mean test − validation mIoU = {gap['gap'].mean():+.2f} pp "
-                  f"(min {gap['gap'].min():+.2f}, max {gap['gap'].max():+.2f}); validation and test numbers are "
-                  "kept apart, never mixed in one table column.", "")
-    else:
+    trainings = r.inputs.trainings
+    if trainings is None:
         w.add("Not computed: no training runs were read (results given without their trainings).", "")
+        return
+    trainings = _exclude(_filter(trainings, o.filters, "trainings", strict=False), r.inputs.exclusions)
+    if o.stages:
+        trainings = trainings[trainings["stage"].isin(o.stages)]
+    finished = trainings[trainings["status"] == "FINISHED"]
+    tested_ids = set(kept["train_run_id"])
+    tested = pd.concat([finished[finished["run_id"].isin(tested_ids)][list(SPEC_KEYS)],
+                        kept[~kept["train_run_id"].isin(set(trainings["run_id"]))][list(SPEC_KEYS)]])
+    planned = r.inputs.planned
+    if planned is not None:
+        planned = _exclude(_filter(planned, o.filters, "plan", strict=False), r.inputs.exclusions)
+        if o.stages:
+            planned = planned[planned["stage"].isin(o.stages)]
+    cov = coverage(planned if planned is not None else pd.concat([finished[list(SPEC_KEYS)], tested]),
+                   finished, tested, keys=list(SPEC_KEYS))
+    w.table("coverage", cov.summary)
+    w.table("planned_not_trained", cov.planned_not_trained)
+    w.table("trained_not_tested", cov.trained_not_tested)
+    by_status = trainings.groupby("status").size().to_dict()
+    w.add(("" if planned is not None else "No plan given (`--plan`): planned = what was trained or tested. ")
+          + "Training runs by status: " + (", ".join(f"{k} {v}" for k, v in sorted(by_status.items())) or "none")
+          + ".", "", md_table(cov.summary), "")
+    if not cov.planned_not_trained.empty:
+        w.add("Planned but not trained:", "", md_table(cov.planned_not_trained, max_rows=20), "")
+    if not cov.trained_not_tested.empty:
+        w.add("Trained but not tested:", "", md_table(cov.trained_not_tested, max_rows=20), "")
+    r.summary["coverage"] = {row.step: dict(specs=int(row.specs), missing=int(row.missing))
+                             for row in cov.summary.itertuples()}
+    _validation_vs_test(r, finished)
 
+
+def _validation_vs_test(r: _Report, finished: pd.DataFrame) -> None:
+    """Validation and test numbers side by side, never in one column (docs/lessons.md#8)."""
+    w, kept = r.w, r.kept
+    val = finished[finished["val_iter"] >= 0].rename(
+        columns={"run_id": "train_run_id", "val_iter": "checkpoint_iter", "val_mIoU": "mIoU"})
+    gap = val_test_gap(val, kept[kept["train_run_id"].isin(set(val["train_run_id"]))])
+    gap = gap.dropna(subset=["test_mIoU", "val_mIoU"])
+    w.add("## Validation vs test", "")
+    if gap.empty:
+        w.add("No training run has both a validation mIoU and a test result.", "")
+        return
+    w.table("val_test_gap", gap)
+    w.add(f"{len(gap)} (training, test set) pairs: mean test − validation mIoU = {gap['gap'].mean():+.2f} pp "
+          f"(min {gap['gap'].min():+.2f}, max {gap['gap'].max():+.2f}); validation and test numbers are "
+          "kept apart, never mixed in one table column.", "")
+
+
+def _convergence(r: _Report) -> None:
+    w, metric = r.w, r.metric
     w.add("## Convergence", "")
-    conv = convergence(kept, by=("stage", "strategy"), metric=metric)
+    conv = convergence(r.kept, by=("stage", "strategy"), metric=metric)
     w.table("convergence", conv)
     if conv["checkpoint_iter"].nunique() < 2:
         w.add("One checkpoint per training was tested (`prove test --checkpoint all` tests every one).", "")
-    else:
-        for stage in sorted(set(conv["stage"])):
-            t = conv[conv["stage"] == stage]
-            w.plot(f"convergence_{stage}", lambda p, t=t, st=stage: plots.convergence_lines(
-                t, p, f"mean_{metric}", f"Stage {st}: mean test {metric} over training"), f"convergence {stage}")
-
-    findings = _findings(lbs, absolute, done, metric, domain_tables)
-    header_end = w.md.index("## Exclusions")
-    w.md[header_end:header_end] = ["## Key findings", "", *[f"- {f}" for f in findings], ""]
-    report = out / REPORT_FILE
-    report.write_text("\n".join(w.md) + "\n")
-    summary["findings"] = findings
-    return ReportFiles(report, w.tables, w.plots, findings, summary)
+        return
+    for stage in sorted(set(conv["stage"])):
+        t = conv[conv["stage"] == stage]
+        w.plot(f"convergence_{stage}", lambda p, t=t, st=stage: plots.convergence_lines(
+            t, p, f"mean_{metric}", f"Stage {st}: mean test {metric} over training"), f"convergence {stage}")

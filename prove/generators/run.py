@@ -34,6 +34,7 @@ from prove.data.domains import check_domain
 from prove.data.manifest import load_manifest, write_manifest
 from prove.errors import ProveError
 from prove.generators.base import MANIFEST_HINT, Generator, get_generator
+from prove.progress import Progress, format_duration
 
 
 def generate(
@@ -142,21 +143,22 @@ def _publish(tmp: Path, out_dir: Path) -> None:
 
 
 class _Progress:
-    """`generator: 12/40` on one stderr line, refreshed at most twice a second."""
+    """`generator: 12/40 (elapsed 3s, about 7s left)` on one stderr line, refreshed at most twice a second."""
 
     def __init__(self, total: int, label: str, enabled: bool):
         self.total, self.label, self.enabled = total, label, enabled
-        self.count, self.last = 0, 0.0
+        self.progress, self.last = Progress(total), 0.0
 
     def step(self) -> None:
-        self.count += 1
+        self.progress.advance()
         now = time.monotonic()
         if self.enabled and now - self.last >= 0.5:
             self.last = now
-            sys.stderr.write(f"\r{self.label}: {self.count}/{self.total}")
+            sys.stderr.write(f"\r{self.label}: {self.progress.done}/{self.total} ({self.progress.status()})")
             sys.stderr.flush()
 
     def done(self) -> None:
         if self.enabled:
-            sys.stderr.write(f"\r{self.label}: {self.count}/{self.total} images\n")
+            sys.stderr.write(f"\r{self.label}: {self.progress.done}/{self.total} images "
+                             f"in {format_duration(self.progress.elapsed)}\n")
             sys.stderr.flush()

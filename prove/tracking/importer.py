@@ -49,6 +49,7 @@ from prove.data import DATASETS  # importing prove.data registers every dataset 
 from prove.errors import ProveError, UnknownNameError
 from prove.models import get_model_card
 from prove.models.losses import aux_losses
+from prove.progress import Progress
 from prove.spec import STAGES
 from prove.strategies import parse_strategy
 from prove.tracking import client, schema
@@ -128,6 +129,7 @@ def import_results(path: str | Path, experiment: str | None = None, force: bool 
                                   "store; pass force=True (--force) to replace them", conflicts))
 
     exp_id = client.experiment_id(experiment) if plan else ""
+    progress = Progress(len(plan))
     for done, (result, previous) in enumerate(plan, 1):
         run_id = _write(result, exp_id, source)
         for old in previous:  # only once the new run is complete: a failure never loses the old
@@ -137,8 +139,9 @@ def import_results(path: str | Path, experiment: str | None = None, force: bool 
         else:
             report.imported += 1
         run_of[result.key] = run_id
+        progress.advance()
         if done % PROGRESS_EVERY == 0:
-            echo(f"imported {done}/{len(plan)} results", err=True)
+            echo(f"imported {done}/{len(plan)} results ({progress.status()})", err=True)
     report.run_ids = [run_of[result.key] for result in results]
     client.mark_launcher({SOURCE: "import", IMPORT_FILE: str(source)})
     echo(f"{source}: {report.rows} rows, {len(results)} results: {report.imported} imported, "

@@ -32,7 +32,7 @@ from mmengine.runner.loops import IterBasedTrainLoop, _InfiniteDataloaderIterato
 from mmseg.registry import HOOKS, LOOPS  # noqa: E402
 
 from prove.data.mmseg_dataset import seed_everything  # noqa: E402
-from prove.progress import format_duration  # noqa: E402
+from prove.progress import format_duration, remaining_seconds  # noqa: E402
 
 
 class TrainingInterrupted(Exception):
@@ -149,8 +149,9 @@ class ProgressHook(Hook):
         if now - self._last < self.every_s and done != self.max_iters:
             return
         self._last = now
-        rate = (done - self._start_iter) / (now - self._start) if now > self._start else 0.0
-        eta = (self.max_iters - done) / rate if rate > 0 else float("inf")
+        measured = done - self._start_iter
+        rate = measured / (now - self._start) if now > self._start else 0.0
+        eta = remaining_seconds(now - self._start, measured, measured + self.max_iters - done)
         loss = sum(v.item() if hasattr(v, "item") else float(v) for k, v in (outputs or {}).items() if "loss" in k)
         lr = runner.optim_wrapper.get_lr()["lr"][0]
         import click

@@ -237,7 +237,8 @@ def test_progress_and_summary_go_to_stderr(store, monkeypatch):
     monkeypatch.setattr(importer, "PROGRESS_EVERY", 2)
     said = []
     import_results(store["csv"], echo=lambda message, err=False: said.append((message, err)))
-    assert [m for m, _ in said[:2]] == ["imported 2/5 results", "imported 4/5 results"]
+    assert [m.split(" (")[0] for m, _ in said[:2]] == ["imported 2/5 results", "imported 4/5 results"]
+    assert all("elapsed" in m and "left" in m for m, _ in said[:2])  # progress says how long is left
     assert "13 rows, 5 results: 5 imported, 0 replaced, 0 already imported" in said[-1][0]
     assert all(err for _, err in said)
 

@@ -8,13 +8,17 @@ class id.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 from PIL import Image
 
+from prove.data.base import Sample
 from prove.data.labels import IGNORE_INDEX, NUM_CLASSES, lookup_table
 from prove.errors import ProveError
+
+if TYPE_CHECKING:
+    from prove.data.base import DatasetAdapter
 
 # Train ids pass through unchanged; anything outside 0..18 becomes ignore (255).
 TRAIN_ID_PASSTHROUGH: np.ndarray = lookup_table({i: i for i in range(NUM_CLASSES)})
@@ -92,3 +96,23 @@ def missing_labels_error(dataset: str, split: str, missing: Iterable[tuple[Path,
         f"(e.g. {image} expects {expected}). The labelled splits must be complete; re-extract "
         f"the dataset's ground-truth archive into the same data root."
     )
+
+
+def first_file(*candidates: Path) -> Path:
+    """The first candidate that exists, else the first one (what a message says is expected)."""
+    return next((c for c in candidates if c.is_file()), candidates[0])
+
+
+def labelled_samples(adapter: "DatasetAdapter", split: str,
+                     found: Iterable[tuple[Path, Path, str | None, Path | None]]) -> list[Sample]:
+    """Samples of (image, label, domain, invalid-pixel mask) found in a split's layout, sorted
+    by name; images whose label file is absent are an error that lists them."""
+    samples, missing = [], []
+    for image, label, domain, invalid in found:
+        if not label.is_file():
+            missing.append((image, str(label)))
+            continue
+        samples.append(Sample(adapter.relative_name(image), image, label, domain, invalid))
+    if missing:
+        raise missing_labels_error(adapter.name, split, missing)
+    return sorted(samples, key=lambda s: s.name)

@@ -13,15 +13,15 @@ Cityscapes table (ACDC uses the Cityscapes label ids).
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 
 from prove.data.adapters._common import (
     TRAIN_ID_PASSTHROUGH,
     apply_invalid_mask,
+    first_file,
+    labelled_samples,
     map_ids,
-    missing_labels_error,
     read_index_png,
     require_dir,
     sorted_dirs,
@@ -66,35 +66,20 @@ class ACDC(DatasetAdapter):
                 f"dataset {self.name!r}: {images_root} has none of the condition folders "
                 f"{', '.join(CONDITIONS)}. Expected layout under the data root:\n{LAYOUT}"
             )
-        samples: list[Sample] = []
-        missing: list[tuple[Path, str]] = []
-        for condition in conditions:
-            split_dir = images_root / condition / split  # never `{split}_ref`
-            if not split_dir.is_dir():
-                continue
-            for seq in sorted_dirs(split_dir):
-                for image in sorted_files(seq, f"*{IMAGE_SUFFIX}"):
-                    stem = image.name[: -len(IMAGE_SUFFIX)]
+        def found():
+            for condition in conditions:
+                split_dir = images_root / condition / split  # never `{split}_ref`
+                if not split_dir.is_dir():
+                    continue
+                for seq in sorted_dirs(split_dir):
                     gt_dir = labels_root / condition / split / seq.name
-                    label = gt_dir / f"{stem}{TRAIN_ID_SUFFIX}"
-                    if not label.is_file():
-                        label = gt_dir / f"{stem}{LABEL_ID_SUFFIX}"
-                    if not label.is_file():
-                        missing.append((image, str(gt_dir / f"{stem}{TRAIN_ID_SUFFIX}")))
-                        continue
-                    invalid = gt_dir / f"{stem}{INVALID_SUFFIX}"
-                    samples.append(
-                        Sample(
-                            self.relative_name(image),
-                            image,
-                            label,
-                            CONDITIONS[condition],
-                            invalid if invalid.is_file() else None,
-                        )
-                    )
-        if missing:
-            raise missing_labels_error(self.name, split, missing)
-        return sorted(samples, key=lambda s: s.name)
+                    for image in sorted_files(seq, f"*{IMAGE_SUFFIX}"):
+                        stem = image.name[: -len(IMAGE_SUFFIX)]
+                        label = first_file(gt_dir / f"{stem}{TRAIN_ID_SUFFIX}", gt_dir / f"{stem}{LABEL_ID_SUFFIX}")
+                        invalid = gt_dir / f"{stem}{INVALID_SUFFIX}"
+                        yield image, label, CONDITIONS[condition], invalid if invalid.is_file() else None
+
+        return labelled_samples(self, split, found())
 
     def load_label(self, sample: Sample) -> np.ndarray:
         assert sample.label is not None

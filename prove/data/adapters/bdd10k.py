@@ -30,8 +30,8 @@ import numpy as np
 
 from prove.data.adapters._common import (
     TRAIN_ID_PASSTHROUGH,
+    labelled_samples,
     map_ids,
-    missing_labels_error,
     read_index_png,
     require_dir,
     sorted_files,
@@ -162,17 +162,8 @@ class BDD10k(DatasetAdapter):
         if not split_dir.is_dir():
             return []
         domains = self.attribute_domains(split)
-        samples: list[Sample] = []
-        missing: list[tuple[Path, str]] = []
-        for image in sorted_files(split_dir, "*.jpg"):
-            label = masks_root / split / f"{image.stem}.png"
-            if not label.is_file():
-                missing.append((image, str(label)))
-                continue
-            samples.append(Sample(self.relative_name(image), image, label, domains.get(image.name)))
-        if missing:
-            raise missing_labels_error(self.name, split, missing)
-        return samples
+        return labelled_samples(self, split, ((image, masks_root / split / f"{image.stem}.png", domains.get(image.name),
+                                               None) for image in sorted_files(split_dir, "*.jpg")))
 
     def load_label(self, sample: Sample) -> np.ndarray:
         assert sample.label is not None

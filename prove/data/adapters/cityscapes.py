@@ -13,14 +13,14 @@ Cityscapes does not tag weather: `has_domains` is False and domains come from a 
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 
 from prove.data.adapters._common import (
     TRAIN_ID_PASSTHROUGH,
+    first_file,
+    labelled_samples,
     map_ids,
-    missing_labels_error,
     read_index_png,
     require_dir,
     sorted_dirs,
@@ -100,22 +100,15 @@ class Cityscapes(DatasetAdapter):
         split_dir = images_root / split
         if not split_dir.is_dir():
             return []
-        samples: list[Sample] = []
-        missing: list[tuple[Path, str]] = []
-        for city in sorted_dirs(split_dir):
-            for image in sorted_files(city, f"*{IMAGE_SUFFIX}"):
-                stem = image.name[: -len(IMAGE_SUFFIX)]
+        def found():
+            for city in sorted_dirs(split_dir):
                 gt_dir = labels_root / split / city.name
-                label = gt_dir / f"{stem}{TRAIN_ID_SUFFIX}"
-                if not label.is_file():
-                    label = gt_dir / f"{stem}{LABEL_ID_SUFFIX}"
-                if not label.is_file():
-                    missing.append((image, str(gt_dir / f"{stem}{TRAIN_ID_SUFFIX}")))
-                    continue
-                samples.append(Sample(self.relative_name(image), image, label, None))
-        if missing:
-            raise missing_labels_error(self.name, split, missing)
-        return samples
+                for image in sorted_files(city, f"*{IMAGE_SUFFIX}"):
+                    stem = image.name[: -len(IMAGE_SUFFIX)]
+                    yield image, first_file(gt_dir / f"{stem}{TRAIN_ID_SUFFIX}", gt_dir / f"{stem}{LABEL_ID_SUFFIX}"), \
+                        None, None
+
+        return labelled_samples(self, split, found())
 
     def load_label(self, sample: Sample) -> np.ndarray:
         assert sample.label is not None

@@ -33,8 +33,8 @@ import numpy as np
 
 from prove.data.adapters._common import (
     TRAIN_ID_PASSTHROUGH,
+    labelled_samples,
     map_ids,
-    missing_labels_error,
     read_index_png,
     require_dir,
     sorted_dirs,
@@ -169,27 +169,22 @@ class IDDAW(DatasetAdapter):
                 f"dataset {self.name!r}: {split_dir} has none of the condition folders "
                 f"{', '.join(CONDITIONS)}. Expected layout under the data root:\n{LAYOUT}"
             )
-        samples: list[Sample] = []
-        missing: list[tuple[Path, str]] = []
-        for cond_dir in conditions:
-            rgb_root = require_dir(cond_dir / "rgb", self.name, LAYOUT)
-            gt_root = cond_dir / "gtSeg"
-            domain = CONDITIONS[cond_dir.name.upper()]
-            for seq in sorted_dirs(rgb_root):
-                for image in sorted(seq.iterdir(), key=lambda p: p.name):
-                    suffix = next((s for s in IMAGE_SUFFIXES if image.name.endswith(s)), None)
-                    if suffix is None or not image.is_file():
-                        continue
-                    frame = image.name[: -len(suffix)]
-                    raster = gt_root / seq.name / f"{frame}{RASTER_SUFFIX}"
-                    polygons = gt_root / seq.name / f"{frame}{JSON_SUFFIX}"
-                    label = raster if raster.is_file() else polygons
-                    if not label.is_file():
-                        missing.append((image, str(polygons)))
-                        continue
-                    samples.append(Sample(self.relative_name(image), image, label, domain))
-        if missing:
-            raise missing_labels_error(self.name, split, missing)
+        def found():
+            for cond_dir in conditions:
+                rgb_root = require_dir(cond_dir / "rgb", self.name, LAYOUT)
+                gt_root = cond_dir / "gtSeg"
+                domain = CONDITIONS[cond_dir.name.upper()]
+                for seq in sorted_dirs(rgb_root):
+                    for image in sorted(seq.iterdir(), key=lambda p: p.name):
+                        suffix = next((s for s in IMAGE_SUFFIXES if image.name.endswith(s)), None)
+                        if suffix is None or not image.is_file():
+                            continue
+                        frame = image.name[: -len(suffix)]
+                        raster = gt_root / seq.name / f"{frame}{RASTER_SUFFIX}"
+                        polygons = gt_root / seq.name / f"{frame}{JSON_SUFFIX}"
+                        yield image, raster if raster.is_file() else polygons, domain, None
+
+        samples = labelled_samples(self, split, found())
         if not samples:
             others = [p for c in conditions for p in (c / "rgb").glob("*/*") if p.is_file()]
             if others:
@@ -198,7 +193,7 @@ class IDDAW(DatasetAdapter):
                     f"(e.g. {others[0]}) but none named *_rgb.png. Expected layout under the "
                     f"data root:\n{LAYOUT}"
                 )
-        return sorted(samples, key=lambda s: s.name)
+        return samples
 
     def load_label(self, sample: Sample) -> np.ndarray:
         assert sample.label is not None

@@ -35,8 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from prove.data.adapters._common import (
+    labelled_samples,
     map_ids,
-    missing_labels_error,
     read_index_png,
     require_dir,
     sorted_files,
@@ -262,17 +262,8 @@ class MapillaryVistas(DatasetAdapter):
             return []
         images = require_dir(split_root / "images", self.name, LAYOUT)
         labels = self.labels_dir(split)
-        samples: list[Sample] = []
-        missing: list[tuple[Path, str]] = []
-        for image in sorted_files(images, "*.jpg"):
-            label = labels / f"{image.stem}.png"
-            if not label.is_file():
-                missing.append((image, str(label)))
-                continue
-            samples.append(Sample(self.relative_name(image), image, label, None))
-        if missing:
-            raise missing_labels_error(self.name, split, missing)
-        return samples
+        return labelled_samples(self, split, ((image, labels / f"{image.stem}.png", None, None)
+                                              for image in sorted_files(images, "*.jpg")))
 
     def load_label(self, sample: Sample) -> np.ndarray:
         assert sample.label is not None

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from prove.data.adapters._common import map_ids, missing_labels_error, read_index_png
+from prove.data.adapters._common import map_ids, labelled_samples, read_index_png
 from prove.data.base import DATASETS, DatasetAdapter, Sample
 from prove.data.labels import CLASS_ID, lookup_table
 from prove.errors import ProveError
@@ -130,8 +130,7 @@ class Outside15k(DatasetAdapter):
         list_path = self.list_file(split)
         if list_path is None:
             return []
-        samples: list[Sample] = []
-        missing: list[tuple[Path, str]] = []
+        found = []
         with list_path.open(encoding="utf-8") as fh:
             for line, text in enumerate(fh, start=1):
                 if not text.strip():
@@ -146,13 +145,8 @@ class Outside15k(DatasetAdapter):
                 label = self._resolve(record.get("fpath_segm"), list_path, line, "fpath_segm")
                 if not image.is_file():
                     raise ProveError(f"{list_path}:{line}: image not found: {image}")
-                if not label.is_file():
-                    missing.append((image, str(label)))
-                    continue
-                samples.append(Sample(self.relative_name(image), image, label, None))
-        if missing:
-            raise missing_labels_error(self.name, split, missing)
-        return sorted(samples, key=lambda s: s.name)
+                found.append((image, label, None, None))
+        return labelled_samples(self, split, found)
 
     def load_label(self, sample: Sample) -> np.ndarray:
         assert sample.label is not None
