@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A private PostgreSQL for the tracking-server tests (tests/cluster/).
+# A private PostgreSQL for the tracking-server tests (tests/tracking/test_server.py, tests/sweeps/test_server_sweep.py).
 #
 #   bash ci/postgres.sh start    install Debian's postgresql if missing, initialise a cluster,
 #                                start it, create role + database `prove`, wait until it answers

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A real single-node SLURM cluster on this machine, for the tests of the sweep runner
-# (tests/cluster). Test machines and CI only: it installs Debian packages and writes
+# (tests/sweeps/executors, tests/sweeps/test_server_sweep.py). Test machines and CI only: it installs Debian packages and writes
 # /etc/slurm/slurm.conf (the client tools' default path, so sbatch/sinfo/squeue/srun find the
 # cluster from any later shell without extra environment).
 #
