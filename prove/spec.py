@@ -53,6 +53,16 @@ def request_fields(cls) -> list[Field]:
     return [f for f in fields(cls) if "help" in f.metadata]
 
 
+def load_declarations() -> None:
+    """What a lab declares outside prove's source, loaded by the CLI and by every sweep worker:
+    the modules of PROVE_PLUGINS and the generators of `generators.yaml` files."""
+    from prove.generators.declared import load_declared_generators
+    from prove.settings import load_plugins
+
+    load_plugins()
+    load_declared_generators()
+
+
 def help_of(cls, name: str) -> str:
     return next(f.metadata["help"] for f in fields(cls) if f.name == name)
 
@@ -82,7 +92,10 @@ class Stage:
 STAGES: Registry[Stage] = Registry("stage")
 STAGES.declare(Stage("s1", "train on clear_day images only, test on every domain", "clear_day",
                      aliases=("stage1", "1")))
-STAGES.declare(Stage("s2", "train on all domains, test on every domain", "all_domains", aliases=("stage2", "2")))
+# S2 trains on every image, so a dataset without weather tags trains in S2 too (only its
+# per-domain breakdowns need a domain CSV).
+STAGES.declare(Stage("s2", "train on all domains (every image), test on every domain", "all_images",
+                     aliases=("stage2", "2")))
 STAGES.declare(Stage("cg", "train on Cityscapes, test in-domain (Cityscapes) and cross-domain (ACDC)",
                      "all_images", dataset="cityscapes", aliases=("cityscapes-gen", "cityscapes_generated")))
 
@@ -115,6 +128,8 @@ class TrainSpec:
     # -- execution: how and where, not what -----------------------------------------------
     data_root: str = option("", "Dataset root (default: $PROVE_<DATASET>_ROOT; the embedded benchmark needs none).")
     domain_csv: str = option("", "CSV image,domain for datasets without weather tags.")
+    split_csv: str = option("", "CSV image,split (train/val/test) replacing the dataset's own splits: a held-out "
+                            "test split.")
     checkpoint_interval: int = option(0, "Iterations between checkpoints (0 = max_iters // 5).")
     eval_interval: int = option(0, "Iterations between validations (0 = max_iters // 5).")
     work_dir: str = option("", "Where checkpoints go (default: ./work_dirs/<spec hash>, or $PROVE_WORK_DIR/<hash>).")
@@ -123,14 +138,18 @@ class TrainSpec:
                 "max_iters", "batch_size", "seed", "crop_size", "lr", "precision", "manifest", "continue_from")
 
     @classmethod
-    def create(cls, **raw: Any) -> "TrainSpec":
-        """Validate and canonicalise raw values; unknown keys are errors."""
+    def create(cls, for_existing_run: bool = False, **raw: Any) -> "TrainSpec":
+        """Validate and canonicalise raw values; unknown keys are errors.
+
+        `for_existing_run`: the spec of a training that already exists (read back from the store,
+        or adopted from a checkpoint folder): the files it was trained from (pretrained weights,
+        manifest) are not required on this machine, since nothing will be trained from them."""
         known = {f.name for f in fields(cls)}
         unknown = set(raw) - known
         if unknown:
             raise ProveError(f"unknown train option(s) {sorted(unknown)}; accepted: {', '.join(sorted(known))}")
         values = {f.name: raw.get(f.name, f.default) for f in fields(cls)}
-        return cls(**_validated(values))
+        return cls(**_validated(values, existing=for_existing_run))
 
     # -- identity and params ----------------------------------------------------------------
     def identity(self) -> dict[str, Any]:
@@ -154,9 +173,9 @@ class TrainSpec:
         return {k: str(v) for k, v in asdict(self).items() if v != "" or k in self.IDENTITY}
 
     @classmethod
-    def from_params(cls, params: dict[str, str]) -> "TrainSpec":
+    def from_params(cls, params: dict[str, str], for_existing_run: bool = False) -> "TrainSpec":
         known = {f.name for f in fields(cls)}
-        return cls.create(**{k: v for k, v in params.items() if k in known})
+        return cls.create(for_existing_run, **{k: v for k, v in params.items() if k in known})
 
     @property
     def run_name(self) -> str:
@@ -226,7 +245,7 @@ def _int(name: str, value: Any, minimum: int) -> int:
     return number
 
 
-def _validated(v: dict[str, Any]) -> dict[str, Any]:
+def _validated(v: dict[str, Any], existing: bool = False) -> dict[str, Any]:
     from prove.data import DATASETS
     from prove.models import LOSSES, get_model_card
     from prove.models.losses import aux_losses, main_losses
@@ -255,9 +274,9 @@ def _validated(v: dict[str, Any]) -> dict[str, Any]:
         out["pretrained"] = "true" if pretrained.lower() in ("true", "1", "yes") else "false"
     else:
         path = Path(pretrained).expanduser()
-        if not path.is_file():
+        if not path.is_file() and not existing:
             raise ProveError(f"invalid pretrained {pretrained!r}: expected true, false or an existing checkpoint file")
-        out["pretrained"] = str(path.resolve())
+        out["pretrained"] = str(path.resolve()) if path.is_file() else pretrained
     out["max_iters"] = _int("max_iters", v["max_iters"], 1)
     out["batch_size"] = _int("batch_size", v["batch_size"], 1)
     out["seed"] = _int("seed", v["seed"], 0)
@@ -285,10 +304,11 @@ def _validated(v: dict[str, Any]) -> dict[str, Any]:
     if manifest:
         if not strategy.uses_generated:
             raise ProveError(f"a manifest was given but strategy {strategy.name!r} uses no generated images")
-        if not Path(manifest).expanduser().is_file():
+        if Path(manifest).expanduser().is_file():
+            manifest = str(Path(manifest).expanduser().resolve())
+        elif not existing:
             raise ProveError(f"manifest not found: {manifest!r}")
-        manifest = str(Path(manifest).expanduser().resolve())
-    elif strategy.uses_generated:
+    elif strategy.uses_generated and not existing:
         from prove.generators import get_generator
 
         if not get_generator(strategy.generator).offline:
@@ -303,7 +323,7 @@ def _validated(v: dict[str, Any]) -> dict[str, Any]:
                          "finished training (the prove.spec_hash tag of its run)")
     if stage.dataset and out["dataset"] != stage.dataset:
         raise ProveError(f"stage {stage.name!r} trains on {stage.dataset}; got dataset {out['dataset']!r}")
-    for key in ("data_root", "domain_csv", "work_dir"):
+    for key in ("data_root", "domain_csv", "split_csv", "work_dir"):
         out[key] = str(v[key] or "").strip()
     return out
 

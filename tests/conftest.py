@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from prove.settings import load_plugins
+from prove.spec import load_declarations
 
-# A contributor's PROVE_PLUGINS (their own datasets, models, strategies...) join every
-# registry-parametrized test: `PROVE_PLUGINS=my_lab pytest tests/` tests them too.
-load_plugins()
+# A contributor's PROVE_PLUGINS (their own datasets, models, strategies...) and declared
+# generators join every registry-parametrized test: `PROVE_PLUGINS=my_lab pytest tests/`.
+load_declarations()
 
 
 @pytest.fixture(autouse=True, scope="session")

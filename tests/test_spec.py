@@ -106,3 +106,25 @@ def test_run_name_reads_like_the_users_names():
 def test_cg_needs_cityscapes():
     with pytest.raises(ProveError, match="cityscapes"):
         TrainSpec.create(stage="cg")
+
+
+@pytest.mark.parametrize("written,stage", [
+    ("s1", "s1"), ("stage1", "s1"), ("stage_1", "s1"), ("1", "s1"), ("S1", "s1"), ("Stage 1", "s1"),
+    ("s2", "s2"), ("stage2", "s2"), ("Stage-2", "s2"), ("2", "s2"),
+    ("cg", "cg"), ("cityscapes-gen", "cg"), ("cityscapes_gen", "cg"), ("CG", "cg"),
+])
+def test_the_users_stage_spellings(written, stage):
+    dataset = "cityscapes" if stage == "cg" else "weather_bench"
+    assert TrainSpec.create(stage=written, dataset=dataset).stage == stage
+
+
+def test_s2_trains_on_a_dataset_without_weather_tags(tmp_path):
+    """S2 uses every image, so it needs no domain CSV (only S1 picks clear_day images)."""
+    from prove.training.resolve import prepare_data
+    from tests.data.fixtures import build_cityscapes
+
+    tree = build_cityscapes(tmp_path / "cs")
+    plan = prepare_data(TrainSpec.create(stage="s2", dataset="cityscapes", data_root=str(tree.root)))
+    assert plan.train_domains is None
+    with pytest.raises(ProveError, match="have no domain"):
+        prepare_data(TrainSpec.create(stage="s1", dataset="cityscapes", data_root=str(tree.root)))

@@ -286,10 +286,17 @@ def _header(r: _Report) -> None:
             f"{kept['run_id'].nunique()} test results ({len(kept)} rows) of {kept['train_run_id'].nunique()} "
             f"trainings; metric {o.metric} (%), gains in percentage points (pp).",
             f"Filters: {', '.join(f'{c}={v}' for c, v in o.filters) or 'none'}; stages: "
-            f"{', '.join(o.stages) or 'all'}. Column glossary: docs/leaderboard.md.", "",
+            f"{', '.join(o.stages) or 'all'}. Column glossary: docs/leaderboard.md.",
+            f"Every figure below is computed on these test sets (dataset/split, results): {_test_sets(kept)}; "
+            "validation numbers appear only in the validation-vs-test section.", "",
             "## Exclusions", "", exclusions_note(r.excluded), "")
     r.w.table("exclusions", r.excluded)
     r.w.table("results", kept)
+
+
+def _test_sets(kept: pd.DataFrame) -> str:
+    counts = kept.groupby(["test_dataset", "test_split"])["run_id"].nunique()
+    return ", ".join(f"{d}/{s} ({n})" for (d, s), n in counts.items())
 
 
 def _gains(r: _Report) -> None:

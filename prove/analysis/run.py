@@ -59,12 +59,28 @@ class LeaderboardOutcome:
     files: ReportFiles | None = None
 
 
+def canonical_filters(filters: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """Filter values of name columns in their canonical spelling (`stage=stage1` keeps the s1
+    rows, `dataset=IDD-AW` the iddaw ones); an unknown name is an error listing the accepted."""
+    from prove.data import DATASETS
+    from prove.models import LOSSES, get_model_card
+    from prove.spec import stage_of
+    from prove.strategies import parse_strategy
+
+    canonical = {"stage": lambda v: stage_of(v).name, "dataset": DATASETS.canonical,
+                 "test_dataset": DATASETS.canonical, "model": lambda v: get_model_card(v).name,
+                 "strategy": lambda v: parse_strategy(v).name, "aux_loss": LOSSES.canonical,
+                 "main_loss": LOSSES.canonical}
+    return tuple((column, canonical[column](value) if column in canonical else value) for column, value in filters)
+
+
 def request_from(options: LeaderboardOptions) -> LeaderboardRequest:
     """The validated request: every file and name checked, nothing read from the store yet."""
     from prove.spec import stage_of
 
     report = ReportOptions(metric=options.metric, stages=tuple(stage_of(s).name for s in parse_list(options.stage)),
-                           filters=parse_filters(options.filter), comparisons=parse_comparisons(options.compare),
+                           filters=canonical_filters(parse_filters(options.filter)),
+                           comparisons=parse_comparisons(options.compare),
                            cd_blocks=parse_list(options.cd_blocks) or DEFAULT_CD_BLOCKS)
     return LeaderboardRequest(
         out_dir=Path(options.output), tracking_uri=options.tracking_uri or None,

@@ -29,7 +29,7 @@ from prove.spec import TrainSpec, option
 from prove.sweeps.options import AblationOptions
 from prove.tracking.options import ImportOptions
 from prove.tracking.server import ServerOptions
-from prove.training.options import DoctorOptions, TrainOptions
+from prove.training.options import AdoptOptions, DoctorOptions, TrainOptions
 
 FORMATS = ("table", "json", "markdown")
 
@@ -61,6 +61,7 @@ REQUESTS: dict[str, tuple] = {
     "trust-checkpoint": (TrustOptions,), "train": (TrainSpec, TrainOptions), "test": (TestOptions, TrainSpec),
     "leaderboard": (LeaderboardOptions,), "import-results": (ImportOptions,), "demo": (DemoOptions,),
     "ablation": (AblationOptions,), "server": (ServerOptions,), "generate": (GenerateOptions,),
+    "adopt": (AdoptOptions,),
 }
 
 
@@ -79,9 +80,9 @@ class ProveGroup(click.Group):
 @click.version_option(__version__, prog_name="prove")
 def cli() -> None:
     """Reproducible augmentation studies for segmentation under adverse weather."""
-    from prove.settings import load_plugins
+    from prove.spec import load_declarations
 
-    load_plugins()
+    load_declarations()
 
 
 def verb(name: str, hidden: bool = False):
@@ -160,7 +161,7 @@ def test_command(**values) -> None:
     from prove.evaluation.run import outcome_json, test
 
     outcomes = test(o.run_id or None, spec, o.checkpoint, o.test_dataset, o.test_split, o.test_data_root,
-                    o.test_domain_csv, o.force, o.samples, o.eval_batch_size, o.experiment or None)
+                    o.test_domain_csv, o.force, o.samples, o.eval_batch_size, o.experiment or None, o.test_split_csv)
     click.echo(outcome_json(outcomes))
 
 
@@ -170,6 +171,19 @@ def leaderboard_command(**values) -> None:
     from prove.analysis.run import build_leaderboard, request_from
 
     click.echo(str(build_leaderboard(request_from(LeaderboardOptions(**values))).report))
+
+
+@verb("adopt")
+def adopt_command(**values) -> None:
+    """Register an existing mmseg training folder (config + checkpoints) as a training run, to test it."""
+    o = AdoptOptions(**values)
+    given = {k: getattr(o, k) for k in ("stage", "dataset", "model", "strategy", "ratio", "aux_loss", "pretrained",
+                                        "seed")}
+    from prove.training.adopt import adopt
+
+    outcome = adopt(o.folder, given, config=o.config, experiment=o.experiment or None, trust=o.trust)
+    click.echo(json.dumps(dict(run_id=outcome.run_id, action=outcome.action, run_name=outcome.spec.run_name,
+                               checkpoints=outcome.checkpoints)))
 
 
 @verb("import-results")

@@ -8,6 +8,10 @@ one file each.
 
 Roots come from `--data-root` or the adapter's environment variable
 (`PROVE_<NAME>_ROOT`, e.g. `PROVE_ACDC_ROOT`); a missing root is a clear error.
+
+Splits: a dataset's own labelled splits (`splits`) unless a split CSV (`image,split`, image =
+the sample name) assigns its images to train/val/test: then those are its splits, which gives a
+real dataset a held-out test split (`--split-csv` or `PROVE_<NAME>_SPLIT_CSV`).
 """
 
 from __future__ import annotations
@@ -62,6 +66,19 @@ class DatasetAdapter(ABC):
         domain_csv = domain_csv or os.environ.get(f"PROVE_{env_key(self.name)}_DOMAIN_CSV") or None
         self.domain_csv = Path(domain_csv) if domain_csv else None
         self._csv_domains = read_domain_csv(self.domain_csv) if self.domain_csv else None
+        self.split_csv: Path | None = None
+        self._assigned: dict[str, str] | None = None  # sample name -> split, from the split CSV
+        self._pool: dict[str, Sample] | None = None
+        split_csv = os.environ.get(f"PROVE_{env_key(self.name)}_SPLIT_CSV")
+        if split_csv:
+            self.use_split_csv(split_csv)
+
+    def use_split_csv(self, path: str | os.PathLike) -> None:
+        """Take the splits from a CSV `image,split` instead of the dataset's own folders."""
+        self.split_csv = Path(path).expanduser()
+        self._assigned = read_split_csv(self.split_csv)
+        self._pool = None
+        self.splits = tuple(s for s in SPLIT_NAMES if s in set(self._assigned.values()))  # type: ignore[misc]
 
     # -- what subclasses implement -------------------------------------------------------
     @abstractmethod
@@ -80,10 +97,11 @@ class DatasetAdapter(ABC):
         says how to supply them (a CSV mapping image -> domain).
         """
         if split not in self.splits:
+            where = f" in the split CSV {self.split_csv}" if self.split_csv else ""
             raise ProveError(
-                f"dataset {self.name!r} has no labelled split {split!r}; accepted: {', '.join(self.splits)}"
+                f"dataset {self.name!r} has no labelled split {split!r}{where}; accepted: {', '.join(self.splits)}"
             )
-        samples = self.list_samples(split)
+        samples = self._assigned_samples(split) if self._assigned is not None else self.list_samples(split)
         if not samples:
             raise ProveError(f"dataset {self.name!r}: no images found for split {split!r} under {self.root}")
         if self._csv_domains is not None:
@@ -98,6 +116,27 @@ class DatasetAdapter(ABC):
                     f"via --domain-csv or PROVE_{env_key(self.name)}_DOMAIN_CSV."
                 )
         return samples
+
+    def _assigned_samples(self, split: str) -> list[Sample]:
+        """The images the split CSV assigns to `split`, out of every image of the dataset's own
+        labelled splits; an image the CSV names that the dataset does not have is an error."""
+        assert self._assigned is not None
+        if self._pool is None:
+            pool: dict[str, Sample] = {}
+            for native in type(self).splits:
+                try:
+                    pool.update((s.name, s) for s in self.list_samples(native))
+                except ProveError:
+                    continue  # a split not on this machine; a CSV naming its images fails below
+            missing = sorted(name for name in self._assigned if name not in pool)
+            if missing:
+                raise ProveError(
+                    f"split CSV {self.split_csv} names {len(missing)} image(s) that dataset {self.name!r} does not "
+                    f"have under {self.root} (e.g. {missing[0]!r}); names are paths relative to the dataset root, "
+                    f"as `prove` lists them (labelled splits searched: {', '.join(type(self).splits)})"
+                )
+            self._pool = pool
+        return [self._pool[name] for name, s in sorted(self._assigned.items()) if s == split]
 
     def _with_csv_domain(self, sample: Sample) -> Sample:
         assert self._csv_domains is not None
@@ -126,6 +165,32 @@ def resolve_root(adapter: type[DatasetAdapter], root: str | os.PathLike | None) 
     return path
 
 
+SPLIT_NAMES = ("train", "val", "test")
+
+
+def read_split_csv(path: Path) -> dict[str, str]:
+    """`image,split` CSV -> {image name: split}; splits are train, val or test, each image once."""
+    if not path.is_file():
+        raise ProveError(f"split CSV not found: {path}")
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames is None or not {"image", "split"} <= set(reader.fieldnames):
+            raise ProveError(f"split CSV {path} must have the columns 'image,split'; found {reader.fieldnames}")
+        mapping: dict[str, str] = {}
+        for line, row in enumerate(reader, start=2):
+            image = (row["image"] or "").strip().replace("\\", "/")
+            split = (row["split"] or "").strip().lower()
+            if split not in SPLIT_NAMES:
+                raise ProveError(f"{path}:{line}: split {row['split']!r} is not accepted; accepted: "
+                                 f"{', '.join(SPLIT_NAMES)}")
+            if image in mapping and mapping[image] != split:
+                raise ProveError(f"{path}:{line}: {image!r} is in both {mapping[image]!r} and {split!r}")
+            mapping[image] = split
+    if not mapping:
+        raise ProveError(f"split CSV {path} has no rows")
+    return mapping
+
+
 def read_domain_csv(path: Path) -> dict[str, str]:
     """`image,domain` CSV -> {image name: domain}; every domain checked against the vocabulary."""
     if not path.is_file():
@@ -146,6 +211,15 @@ DATASETS: Registry[type[DatasetAdapter]] = Registry("dataset")
 
 
 @lru_cache(maxsize=None)
-def open_adapter(dataset: str, root: str | None = None, domain_csv: str | None = None) -> DatasetAdapter:
-    """One adapter instance per (dataset, root, domain CSV) and process (workers included)."""
-    return DATASETS.get(dataset)(root or None, domain_csv or None)
+def open_adapter(dataset: str, root: str | None = None, domain_csv: str | None = None,
+                 split_csv: str | None = None) -> DatasetAdapter:
+    """One adapter instance per (dataset, root, domain CSV, split CSV) and process (workers included)."""
+    adapter = DATASETS.get(dataset)(root or None, domain_csv or None)
+    if split_csv:
+        adapter.use_split_csv(split_csv)
+    return adapter
+
+
+def default_test_split(splits: tuple[str, ...]) -> str:
+    """The split `prove test` reports on when none is given: test where there is one, else val."""
+    return "test" if "test" in splits else "val"

@@ -5,14 +5,20 @@ A manifest is a CSV with the columns
     gen_path, original_path, name, domain, dataset, target_domain
 
 - `gen_path`: the generated image, absolute or relative to the manifest's folder; it must
-  lie under the generated-images root (`gen_root`, default: the manifest's folder).
+  lie under a generated-images root: `gen_root` (default: the manifest's folder) or
+  `$PROVE_GENERATED_ROOT` (where a lab keeps `<method>/manifest.csv` folders).
 - `original_path`: the original image as the dataset adapter names it (`Sample.name`: the
-  path relative to the dataset root). It is looked up in the adapter's samples, never
+  path relative to the dataset root), or its absolute path when that lies under the dataset
+  root (the users' manifests are written so). It is looked up in the adapter's samples, never
   derived from `gen_path` by string replacement (the users' scripts did that, and a path
-  pattern that did not match gave a silently wrong or missing label).
+  pattern that did not match gave a silently wrong or missing label). A path that escapes
+  its root (`..`, a symlink out, an absolute path elsewhere) is refused.
 - `name`: the generated image's own identifier (empty = the stem of `gen_path`).
 - `domain`: the original's domain; `target_domain`: the weather the generator aimed for.
 - `dataset`: any spelling the dataset registry accepts (`idd-aw`, `IDDAW`, ...).
+
+One manifest may cover several datasets (the users keep one per method): `dataset=` keeps the
+rows of that dataset and counts the others (`Manifest.other_rows`), which are not errors.
 
 The label of a generated image is the label of its original, loaded by the adapter.
 Every row is checked and all problems are reported at once, with CSV line numbers, in one
@@ -26,6 +32,7 @@ import logging
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, Mapping, Union
 
@@ -108,6 +115,7 @@ class Manifest:
     entries: tuple[ManifestEntry, ...]
     dropped: DropReport
     adapters: Mapping[str, DatasetAdapter] = field(repr=False)
+    other_rows: Mapping[str, int] = field(default_factory=dict)  # dataset as written -> rows left out
 
     @property
     def name(self) -> str:
@@ -134,6 +142,7 @@ def load_manifest(
     gen_root: str | os.PathLike | None = None,
     drop_invalid: bool = False,
     splits: Iterable[str] | None = None,
+    dataset: str | None = None,
 ) -> Manifest:
     """Read and validate a manifest.
 
@@ -143,6 +152,8 @@ def load_manifest(
         gen_root: folder every generated image must lie in (default: the manifest's folder).
         drop_invalid: drop bad rows (reported in `Manifest.dropped` and logged) instead of raising.
         splits: splits to look originals up in (default: every labelled split of the dataset).
+        dataset: keep only the rows of this dataset (any spelling); the others are counted in
+            `other_rows`, not checked. None: every row must be of a dataset of `adapters`.
     """
     path = Path(path)
     if not path.is_file():
@@ -151,7 +162,18 @@ def load_manifest(
     if not root.is_dir():
         raise ProveError(f"generated-images root of manifest {path} is not a folder: {root}")
     rows = _read_rows(path)
-    checker = _Checker(path, root.resolve(), _Adapters(adapters), tuple(splits) if splits else None)
+    others: dict[str, int] = {}
+    if dataset is not None:
+        wanted = _canonical(dataset)
+        kept = [(line, row) for line, row in rows if _canonical(row.get("dataset", "")) == wanted]
+        for _, row in rows:
+            if _canonical(row.get("dataset", "")) != wanted:
+                others[row.get("dataset", "")] = others.get(row.get("dataset", ""), 0) + 1
+        if not kept:
+            raise ProveError(f"manifest {path} has no rows of dataset {wanted!r}; its rows are of: "
+                             f"{', '.join(f'{d or chr(34) * 2} ({n})' for d, n in sorted(others.items()))}")
+        rows = kept
+    checker = _Checker(path, _generated_roots(root), _Adapters(adapters), tuple(splits) if splits else None)
     candidates = [checker.check(line, row) for line, row in rows]
     problems = checker.problems
     bad_lines = {line for found in problems.values() for line, _ in found}
@@ -166,7 +188,32 @@ def load_manifest(
         raise ProveError(f"manifest {path}: no valid rows left after dropping invalid ones.\n{message}")
     if report.dropped:
         log.warning("manifest %s: %s", path, report)
-    return Manifest(path, root, entries, report, checker.adapters.opened)
+    if others:
+        log.info("manifest %s: %d row(s) of other datasets left out (%s)", path, sum(others.values()),
+                 ", ".join(f"{d}: {n}" for d, n in sorted(others.items())))
+    return Manifest(path, root, entries, report, checker.adapters.opened, others)
+
+
+def _generated_roots(root: Path) -> tuple[Path, ...]:
+    """Where generated images may lie: the manifest's root and $PROVE_GENERATED_ROOT."""
+    roots = [root.resolve()]
+    shared = os.environ.get("PROVE_GENERATED_ROOT")
+    if shared and Path(shared).expanduser().is_dir():
+        roots.append(Path(shared).expanduser().resolve())
+    return tuple(dict.fromkeys(roots))
+
+
+def manifest_datasets(path: str | os.PathLike) -> set[str]:
+    """The datasets a manifest has rows of (canonical where the registry knows the spelling);
+    read from the CSV alone, cached by the file's size and modification time."""
+    path = Path(path)
+    st = path.stat()
+    return set(_datasets_of(str(path.resolve()), st.st_size, st.st_mtime_ns))
+
+
+@lru_cache(maxsize=256)
+def _datasets_of(path: str, size: int, mtime_ns: int) -> frozenset[str]:
+    return frozenset(_canonical(row.get("dataset", "")) for _, row in _read_rows(Path(path)))
 
 
 def write_manifest(path: str | os.PathLike, rows: Iterable[Mapping[str, str]]) -> Path:
@@ -237,8 +284,8 @@ def _canonical(spelling: str) -> str:
 
 
 class _Checker:
-    def __init__(self, path: Path, root: Path, adapters: _Adapters, splits: tuple[str, ...] | None):
-        self.folder, self.root, self.adapters, self.splits = path.parent, root, adapters, splits
+    def __init__(self, path: Path, roots: tuple[Path, ...], adapters: _Adapters, splits: tuple[str, ...] | None):
+        self.folder, self.roots, self.adapters, self.splits = path.parent, roots, adapters, splits
         self.problems: dict[str, list[tuple[int, str]]] = defaultdict(list)
         self._index: dict[str, dict[str, tuple[str, Sample]]] = {}
         self._searched: dict[str, list[str]] = {}
@@ -261,13 +308,14 @@ class _Checker:
                 self.flag(UNKNOWN_DOMAIN, line, f"{column} {row[column]!r}")
                 ok = False
         gen = self._gen_path(line, row["gen_path"])
-        original_name = self._original_name(line, row["original_path"])
         dataset = self.adapters.canonical(row["dataset"])
-        found = None
+        found, original_name = None, None
         if dataset is None:
             self.flag(UNKNOWN_DATASET, line, repr(row["dataset"]))
-        elif original_name is not None:
-            found = self._find(line, dataset, original_name)
+        else:
+            original_name = self._original_name(line, row["original_path"], dataset)
+            if original_name is not None:
+                found = self._find(line, dataset, original_name)
         if gen is None or found is None or dataset is None or original_name is None:
             ok = False
         name = row["name"] or PurePosixPath(row["gen_path"].replace("\\", "/")).stem
@@ -288,21 +336,34 @@ class _Checker:
         given = Path(raw.replace("\\", "/"))
         full = given if given.is_absolute() else self.folder / given
         resolved = full.resolve()  # follows symlinks, so a link pointing out is caught too
-        if not resolved.is_relative_to(self.root):
-            self.flag(ESCAPES_ROOT, line, f"gen_path {raw!r} resolves to {resolved}, outside {self.root}")
+        if not any(resolved.is_relative_to(root) for root in self.roots):
+            self.flag(ESCAPES_ROOT, line, f"gen_path {raw!r} resolves to {resolved}, outside "
+                                          f"{' and '.join(map(str, self.roots))}")
             return None
         if not resolved.is_file():
             self.flag(GEN_MISSING, line, f"{raw!r} (looked at {resolved})")
             return None
         return resolved
 
-    def _original_name(self, line: int, raw: str) -> str | None:
+    def _original_name(self, line: int, raw: str, dataset: str) -> str | None:
+        """The sample name of `original_path`: relative to the dataset root as written, or an
+        absolute path under that root; anything that leaves the root is refused."""
         name = raw.replace("\\", "/")
         while name.startswith("./"):
             name = name[2:]
         pure = PurePosixPath(name)
-        if pure.is_absolute() or ".." in pure.parts or (len(name) > 1 and name[1] == ":"):
-            self.flag(ESCAPES_ROOT, line, f"original_path {raw!r} must be relative to the dataset root, without '..'")
+        if pure.is_absolute():
+            adapter = self.adapters.open(dataset)
+            if adapter is None:  # reported by _find with the reason
+                return name
+            relative = _under(Path(name), adapter.root)
+            if relative is None:
+                self.flag(ESCAPES_ROOT, line, f"original_path {raw!r} is not under the root of {dataset} "
+                                              f"({adapter.root})")
+            return relative
+        if ".." in pure.parts or (len(name) > 1 and name[1] == ":"):
+            self.flag(ESCAPES_ROOT, line, f"original_path {raw!r} must be relative to the dataset root (or an "
+                                          "absolute path under it), without '..'")
             return None
         return name
 
@@ -348,6 +409,18 @@ class _Checker:
             self.flag(SIZE_MISMATCH, line, f"{gen.name} is {w}x{h}, label of {sample.name} is {lw}x{lh}")
             return False
         return True
+
+
+def _under(path: Path, root: Path) -> str | None:
+    """`path` relative to `root` (POSIX), as written or after resolving links; None outside it."""
+    if ".." in path.parts:
+        return None
+    for candidate, base in ((path, root), (path.resolve(), root.resolve())):
+        try:
+            return candidate.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return None
 
 
 def _sample_index(adapter: DatasetAdapter, splits: tuple[str, ...] | None):

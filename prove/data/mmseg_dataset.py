@@ -79,7 +79,7 @@ class ProveSegDataset(BaseSegDataset):
     """Samples of one source in mmseg's format.
 
     `source` is one of
-    - `{"kind": "split", "dataset", "root", "domain_csv", "split", "domains"}` (real images;
+    - `{"kind": "split", "dataset", "root", "domain_csv", "split_csv", "split", "domains"}` (real images;
       `domains` = None for all, else a list to keep), or
     - `{"kind": "manifest", "path", "dataset", "root", "domain_csv"}` (generated images).
     """
@@ -92,7 +92,8 @@ class ProveSegDataset(BaseSegDataset):
 
     def load_data_list(self) -> list[dict]:
         kind = self.source["kind"]
-        adapter = open_adapter(self.source["dataset"], self.source.get("root"), self.source.get("domain_csv"))
+        adapter = open_adapter(self.source["dataset"], self.source.get("root"), self.source.get("domain_csv"),
+                               self.source.get("split_csv") or None)
         key = adapter_key(adapter)
         if kind == "split":
             return self._from_split(adapter, key)
@@ -115,7 +116,8 @@ class ProveSegDataset(BaseSegDataset):
     def _from_manifest(self, adapter: DatasetAdapter, key) -> list[dict]:
         from prove.data.manifest import load_manifest
 
-        manifest = load_manifest(self.source["path"], {adapter.name: adapter}, splits=("train",))
+        # one manifest may cover several datasets (the users keep one per method): rows of this one
+        manifest = load_manifest(self.source["path"], {adapter.name: adapter}, splits=("train",), dataset=adapter.name)
         return [self._info(e.gen_image, e.original, key, e.target_domain, GENERATED) for e in manifest.entries]
 
     @staticmethod

@@ -33,10 +33,11 @@ from prove.training.config import eval_pipeline  # noqa: E402
 
 
 def evaluation_dataset(dataset: str, split: str, root: str | None = None, domain_csv: str | None = None,
-                 domains: list[str] | None = None):
+                       domains: list[str] | None = None, split_csv: str | None = None):
     return MMSEG_DATASETS.build(dict(
         type="ProveSegDataset", pipeline=eval_pipeline(dataset), test_mode=True,
-        source=dict(kind="split", dataset=dataset, root=root, domain_csv=domain_csv, split=split, domains=domains),
+        source=dict(kind="split", dataset=dataset, root=root, domain_csv=domain_csv, split_csv=split_csv, split=split,
+                    domains=domains),
     ))
 
 

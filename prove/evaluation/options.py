@@ -18,6 +18,8 @@ class TestOptions:
     test_split: str = option("", "Split to test on (default: test where the dataset has one, else val).")
     test_data_root: str = option("", "Root of the test dataset (default: its env var / the training root).")
     test_domain_csv: str = option("", "image,domain CSV for a test set without weather tags.")
+    test_split_csv: str = option("", "image,split CSV giving the test set its splits (default: the training's, "
+                                 "for the same dataset).")
     samples: int = option(4, "Sample predictions saved as PNGs.")
     eval_batch_size: int = option(4, "Images per inference batch.")
     force: bool = option(False, "Evaluate again and replace an existing result.")

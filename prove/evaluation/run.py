@@ -20,7 +20,7 @@ import click
 import numpy as np
 
 from prove.data import DATASETS
-from prove.data.base import open_adapter
+from prove.data.base import default_test_split, open_adapter
 from prove.data.labels import CLASSES
 from prove.errors import ProveError
 from prove.evaluation.metrics import ALL
@@ -40,9 +40,12 @@ class TestTarget:
     test_split: str
     test_root: str
     test_domain_csv: str
+    test_split_csv: str
     checkpoints: tuple[tuple[int, str], ...]  # (iteration, path)
     spec: TrainSpec
     work_dir: str
+    config: str  # the training's mmseg config (its model is rebuilt from it)
+    spec_hash: str  # as the training run records it (its files need not be on this machine)
 
     def key(self, iteration: int) -> str:
         return schema.test_key(self.train_run_id, self.test_dataset, self.test_split, iteration)
@@ -101,21 +104,29 @@ def select_checkpoints(work_dir: str, which: str) -> tuple[tuple[int, str], ...]
 
 
 def find_target(run_id: str | None, spec: TrainSpec | None, checkpoint: str, test_dataset: str, test_split: str,
-                test_data_root: str, test_domain_csv: str, experiment: str | None) -> TestTarget:
+                test_data_root: str, test_domain_csv: str, experiment: str | None,
+                test_split_csv: str = "") -> TestTarget:
     run = find_training_run(run_id, spec, experiment)
-    train_spec = TrainSpec.from_params(run.data.params)
+    train_spec = TrainSpec.from_params(run.data.params, for_existing_run=True)
     dataset = DATASETS.canonical(test_dataset) if test_dataset else train_spec.dataset
     same = dataset == train_spec.dataset
     root = test_data_root or (run.data.params.get("data_root", "") if same else "")
     domain_csv = test_domain_csv or (train_spec.domain_csv if same else "")
-    adapter = open_adapter(dataset, root or None, domain_csv or None)
-    split = test_split or ("test" if "test" in adapter.splits else "val")
+    split_csv = test_split_csv or (train_spec.split_csv if same else "")
+    adapter = open_adapter(dataset, root or None, domain_csv or None, split_csv or None)
+    split = test_split or default_test_split(adapter.splits)
     if split not in adapter.splits:
         raise ProveError(f"test set {dataset!r} has no labelled split {split!r}; accepted: {', '.join(adapter.splits)}")
+    if same and split == "val" and str(checkpoint).strip().lower() == "best":
+        raise ProveError(f"checkpoint 'best' was chosen on the val split of {dataset}, which this test would report "
+                         "on: the figure would be biased. Test on a held-out split (give the dataset a test split "
+                         "with a split CSV, docs/moving-in.md#splits) or pick last / an iteration")
     adapter.samples(split)  # fails clearly when the split is empty or malformed
     work_dir = run.data.tags.get(schema.WORK_DIR, "")
+    config = run.data.tags.get(schema.CONFIG_FILE) or str(Path(work_dir) / "config.py")
     return TestTarget(run.info.run_id, dataset, split, str(adapter.root), str(adapter.domain_csv or ""),
-                       select_checkpoints(work_dir, checkpoint), train_spec, work_dir)
+                      str(adapter.split_csv or ""), select_checkpoints(work_dir, checkpoint), train_spec, work_dir,
+                      config, run.data.tags.get(schema.SPEC_HASH, ""))
 
 
 def existing_results(key: str) -> list:
@@ -167,8 +178,8 @@ def run_test(request: TestTarget, iteration: int, checkpoint: str, force: bool, 
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dataset = evaluation_dataset(request.test_dataset, request.test_split, request.test_root or None,
-                                 request.test_domain_csv or None)
-    model = load_model(Path(request.work_dir) / "config.py", checkpoint, device)
+                                 request.test_domain_csv or None, split_csv=request.test_split_csv or None)
+    model = load_model(request.config, checkpoint, device)
     collector = SampleCollector(samples)
     click.echo(f"testing {request.spec.run_name} iter {iteration} on {request.test_dataset}/{request.test_split} "
                f"({len(dataset)} images)", err=True)
@@ -179,8 +190,10 @@ def run_test(request: TestTarget, iteration: int, checkpoint: str, force: bool, 
     spec = request.spec
     params = {**spec.to_params(), "test_dataset": request.test_dataset, "test_split": request.test_split,
               "checkpoint_iter": str(iteration), "checkpoint": checkpoint, "train_run_id": request.train_run_id}
+    if request.test_split_csv:
+        params["test_split_csv"] = request.test_split_csv
     tags = {schema.KIND: schema.TEST, schema.TEST_KEY: key, schema.TRAIN_RUN: request.train_run_id,
-            schema.SPEC_HASH: spec.spec_hash(), schema.FAMILY: _family(spec)}
+            schema.SPEC_HASH: request.spec_hash, schema.FAMILY: _family(spec)}
     name = f"test:{spec.run_name}@{request.test_dataset}/{request.test_split}#{iteration}"
     exp_id = client.experiment_id(experiment)
     run_id = client.create_run(exp_id, name, tags, params)
@@ -222,11 +235,12 @@ def _family(spec: TrainSpec) -> str:
 
 def test(run_id: str | None = None, spec: TrainSpec | None = None, checkpoint: str = "last", test_dataset: str = "",
          test_split: str = "", test_data_root: str = "", test_domain_csv: str = "", force: bool = False,
-         samples: int = 4, batch_size: int = 4, experiment: str | None = None) -> list[TestOutcome]:
+         samples: int = 4, batch_size: int = 4, experiment: str | None = None,
+         test_split_csv: str = "") -> list[TestOutcome]:
     if not run_id and spec is None:
         raise ProveError("say which training to test: a run id, or the training options of its spec")
     target = find_target(run_id, spec, checkpoint, test_dataset, test_split, test_data_root, test_domain_csv,
-                         experiment)
+                         experiment, test_split_csv)
     outcomes = [run_test(target, it, path, force, samples, batch_size, experiment) for it, path in target.checkpoints]
     client.mark_launcher({schema.TRAIN_RUN: target.train_run_id, schema.TEST_RUNS: ",".join(o.run_id for o in outcomes)})
     return outcomes

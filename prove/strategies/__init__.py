@@ -156,7 +156,10 @@ def parse_strategy(text: str) -> Strategy:
         try:
             generator = GENERATORS.canonical(gens[0][len(GEN_PREFIX):])
         except ProveError as exc:
-            raise ProveError(f"unknown strategy {text!r}: {exc}") from None
+            from prove.generators.declared import HOW_TO_DECLARE
+
+            raise ProveError(f"unknown strategy {text!r}: {exc}. A generator prove does not know yet: "
+                             f"{HOW_TO_DECLARE}") from None
     return Strategy(standard, generator)
 
 

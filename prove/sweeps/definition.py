@@ -12,8 +12,8 @@ named in the error.
     fixed: {stage: s1, dataset: weather_bench, model: fcn_r18-tiny, max_iters: 300}
     exclude:                       # ... minus combinations matching every field of an entry
       - {strategy: gen_physics_fog, seed: 1}
-    manifests:                     # generated images of external generators, per dataset
-      "{generator}": /shared/generated/{generator}/{dataset}/manifest.csv
+    manifests:                     # generated images of external generators: the first path that exists
+      "{generator}": [/shared/generated/{generator}/manifest.csv, /shared/generated/{generator}/{dataset}/manifest.csv]
     tests:                         # test sets of every training (default: its own dataset)
       - {dataset: same}
       - {dataset: acdc, split: val}
@@ -74,7 +74,7 @@ class Sweep:
     grid: Mapping[str, list]
     fixed: Mapping[str, Any] = field(default_factory=dict)
     exclude: tuple[Mapping[str, Any], ...] = ()
-    manifests: Mapping[str, str] = field(default_factory=dict)
+    manifests: Mapping[str, str | list[str]] = field(default_factory=dict)
     tests: tuple[TestSet, ...] = (TestSet(),)
     checkpoint: str = DEFAULT_CHECKPOINT
     resources: Mapping[str, Any] = field(default_factory=lambda: dict(DEFAULT_RESOURCES))
@@ -124,12 +124,20 @@ class Sweep:
         strategy = parse_strategy(str(raw.get("strategy", "baseline")))
         if not strategy.uses_generated or get_generator(strategy.generator).offline:
             return raw
-        template = self.manifests.get(strategy.generator) or self.manifests.get("{generator}")
-        if not template:
+        templates = self.manifests.get(strategy.generator) or self.manifests.get("{generator}")
+        if not templates:
             return raw
-        dataset = raw.get("dataset", TrainSpec.dataset)
-        path = Path(os.path.expandvars(_fill(template, strategy.generator, dataset))).expanduser()
-        return {**raw, "manifest": str(path)} if path.is_file() else raw
+        from prove.data import DATASETS
+        from prove.data.manifest import manifest_datasets
+
+        dataset = DATASETS.canonical(str(raw.get("dataset", TrainSpec.dataset)))
+        for template in [templates] if isinstance(templates, str) else templates:
+            path = Path(os.path.expandvars(_fill(template, strategy.generator, dataset))).expanduser()
+            if path.is_file():
+                if dataset not in manifest_datasets(path):  # one manifest per method, several datasets
+                    raise ProveError(f"manifest {path} of {strategy.generator} has no rows of dataset {dataset!r}")
+                return {**raw, "manifest": str(path)}
+        return raw
 
 
 def _fill(template: str, generator: str, dataset: str) -> str:
@@ -141,7 +149,32 @@ def _fill(template: str, generator: str, dataset: str) -> str:
 
 
 def _same(a, b) -> bool:
-    return str(a).lower() == str(b).lower()
+    """Whether two values of a train option are the same, whatever their spelling (`stage1` = `s1`,
+    `IDD-AW` = `iddaw`, `0.5` = `.50`)."""
+    return _canonical_value(a) == _canonical_value(b)
+
+
+def _canonical_value(value) -> str:
+    from prove.data import DATASETS
+    from prove.models import LOSSES, MODELS
+    from prove.registry import normalize
+    from prove.spec import STAGES
+
+    text = str(value).strip()
+    for registry in (STAGES, DATASETS, MODELS, LOSSES):
+        if text in registry:
+            return registry.canonical(text)
+    if text.lower().startswith("gen_") or text.lower().startswith("std_") or "+" in text:
+        from prove.strategies import parse_strategy
+
+        try:
+            return parse_strategy(text).name
+        except ProveError:
+            pass
+    try:
+        return repr(float(text))
+    except ValueError:
+        return normalize(text)
 
 
 def _fail(source: str, message: str):
@@ -182,9 +215,11 @@ def from_mapping(data: Any, source: str) -> Sweep:
             _fail(source, f"exclude entry {entry} names {bad}, which are not train options")
     manifests = data.get("manifests") or {}
     if not isinstance(manifests, dict):
-        _fail(source, "'manifests' must map a generator name (or '{generator}') to a path template")
-    for template in manifests.values():
-        _fill(str(template), "g", "d")
+        _fail(source, "'manifests' must map a generator name (or '{generator}') to a path template or a list of "
+                      "them (the first that exists is used)")
+    for templates in manifests.values():
+        for template in [templates] if isinstance(templates, str) else templates:
+            _fill(str(template), "g", "d")
     tests = data.get("tests") or [dict(dataset=t.dataset, split=t.split) for t in Sweep.tests]
     if not isinstance(tests, list):
         _fail(source, "'tests' must be a list of {dataset, split} mappings")
@@ -219,9 +254,15 @@ def from_mapping(data: Any, source: str) -> Sweep:
 
 
 def load_sweep(path: str | Path, what: str = "sweep") -> Sweep:
+    """A sweep file; a `generators.yaml` beside it declares the generators it names."""
     from prove.files import read_yaml
+    from prove.generators.declared import FILE_NAME, load_declared_generators
 
-    return from_mapping(read_yaml(path, what), str(path))
+    data = read_yaml(path, what)
+    beside = Path(path).expanduser().resolve().parent / FILE_NAME
+    if beside.is_file():
+        load_declared_generators((beside,))
+    return from_mapping(data, str(path))
 
 
 def load_plan(path: str | Path) -> Sweep:

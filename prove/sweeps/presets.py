@@ -25,7 +25,9 @@ STUDY_MODELS = ["segformer_mit-b3", "segformer_mit-b5", "pspnet_r50", "deeplabv3
 NOISE_CONTROL = "random_noise"
 # the main study trains every model 20k iterations, batch 8, ImageNet-pretrained
 STUDY_TRAINING = {"max_iters": 20000, "batch_size": 8, "pretrained": "true"}
-MANIFESTS = {"{generator}": "$PROVE_GENERATED_ROOT/{generator}/{dataset}/manifest.csv"}
+# the users' layout first (one manifest per method covering several datasets), then one per dataset
+MANIFESTS = {"{generator}": ["$PROVE_GENERATED_ROOT/{generator}/manifest.csv",
+                             "$PROVE_GENERATED_ROOT/{generator}/{dataset}/manifest.csv"]}
 STUDY_RESOURCES = {"gpus": 1, "cpus": 8, "mem_gb": 48, "time_min": 720}
 # a few generators of different families for the ablations (ratio, combination)
 ABLATION_GENERATORS = ["cycleGAN", "flux_kontext", "albumentations_weather", "physics_fog"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -68,12 +69,16 @@ def known_runs(exp_id: str) -> dict[str, list[KnownRun]]:
 def test_keys(sweep: Sweep, item: SweepItem) -> list[tuple[str, str]]:
     """The (dataset, split) of every test of a training, with the split `prove test` would pick."""
     from prove.data import DATASETS
+    from prove.data.base import default_test_split, read_split_csv
 
     keys = []
     for test_set in sweep.tests:
         dataset, split = test_set.resolve(item.spec)
         if not split:
-            split = "test" if "test" in DATASETS.get(dataset).splits else "val"
+            splits = DATASETS.get(dataset).splits
+            if dataset == item.spec.dataset and item.spec.split_csv:  # the training's own split CSV
+                splits = tuple(set(read_split_csv(Path(item.spec.split_csv)).values()))
+            split = default_test_split(splits)
         keys.append((dataset, split))
     return keys
 

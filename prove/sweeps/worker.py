@@ -67,10 +67,10 @@ def run_worker(sweep: Sweep, experiment: str | None, parent_run_id: str = "", wo
     """Take specs of `sweep` until none is left (see the module docstring); picklable, so it
     runs in a local process or a cluster task alike. A TrainingInterrupted (SIGTERM at the
     wall clock) goes up to the caller with the claim released, so the job can be requeued."""
-    from prove.settings import load_plugins
+    from prove.spec import load_declarations
     from prove.tracking.claims import try_claim
 
-    load_plugins()  # a fresh process (spawned or a cluster task) must know the lab's datasets too
+    load_declarations()  # a fresh process (spawned or a cluster task) must know the lab's datasets too
     if parent_run_id:
         os.environ[schema.PARENT_RUN_ENV] = parent_run_id
     report = WorkerReport(worker)

@@ -22,6 +22,7 @@ VERSIONS = "prove.versions"  # pinned versions of prove, torch, mmseg, mmengine,
 # -- training and test runs ----------------------------------------------------------------------
 SPEC_HASH = "prove.spec_hash"  # identity of a training spec (prove.spec.TrainSpec.spec_hash)
 WORK_DIR = "prove.work_dir"  # where the checkpoints of a training live
+CONFIG_FILE = "prove.config_file"  # an adopted training's mmseg config (prove's own: <work dir>/config.py)
 FAMILY = "prove.family"  # strategy family (baseline | standard | generative | control | combination)
 GENERATOR_FAMILY = "prove.generator_family"  # where a generator is used
 TEST_KEY = "prove.test_key"  # <train run>/<test dataset>/<split>/iter_<N>: one result per key

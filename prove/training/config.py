@@ -108,12 +108,13 @@ def build_config(resolved: ResolvedTraining, work_dir: str, cuda: bool = False, 
     checkpoint_every, eval_every = resolved.checkpoint_interval, resolved.eval_interval
     real = dict(type="ProveSegDataset", pipeline=train_pipeline(resolved),
                 source=dict(kind="split", dataset=spec.dataset, root=plan.root, domain_csv=plan.domain_csv,
+                            split_csv=plan.split_csv,
                             split="train", domains=list(plan.train_domains) if plan.train_domains else None))
     generated = None
     if plan.manifest:
         generated = dict(type="ProveSegDataset", pipeline=train_pipeline(resolved),
                          source=dict(kind="manifest", path=plan.manifest, dataset=spec.dataset, root=plan.root,
-                                     domain_csv=plan.domain_csv))
+                                     domain_csv=plan.domain_csv, split_csv=plan.split_csv))
     workers = data_workers()
     distributed = {}
     if launcher != "none":
@@ -136,7 +137,7 @@ def build_config(resolved: ResolvedTraining, work_dir: str, cuda: bool = False, 
             sampler=dict(type="DefaultSampler", shuffle=False),
             dataset=dict(type="ProveSegDataset", pipeline=eval_pipeline(spec.dataset), test_mode=True,
                          source=dict(kind="split", dataset=spec.dataset, root=plan.root, domain_csv=plan.domain_csv,
-                                     split="val",
+                                     split_csv=plan.split_csv, split="val",
                                      domains=list(plan.train_domains) if plan.train_domains else None)),
         ),
         val_evaluator=dict(type="IoUMetric", iou_metrics=["mIoU"]),

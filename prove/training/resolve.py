@@ -35,6 +35,7 @@ class DataPlan:
 
     root: str  # the dataset root actually used
     domain_csv: str
+    split_csv: str
     train_domains: tuple[str, ...] | None  # None = every image (datasets without domains, stage cg)
     manifest: str  # "" when the strategy uses no generated images
 
@@ -58,7 +59,7 @@ class ResolvedTraining:
 
     @property
     def adapter(self) -> DatasetAdapter:
-        return open_adapter(self.spec.dataset, self.data.root, self.data.domain_csv or None)
+        return open_adapter(self.spec.dataset, self.data.root, self.data.domain_csv or None, self.data.split_csv or None)
 
     @property
     def pretrained_source(self) -> str | None:
@@ -99,7 +100,7 @@ def resolve(spec: TrainSpec, cuda: bool = False, data: DataPlan | None = None,
     if fetch_weights and spec.pretrained == "true" and card.pretrained:
         fetch_pretrained(spec.model, card.pretrained)
     data = data or prepare_data(spec, stage, strategy)
-    adapter_cls = type(open_adapter(spec.dataset, data.root, data.domain_csv or None))
+    adapter_cls = type(open_adapter(spec.dataset, data.root, data.domain_csv or None, data.split_csv or None))
     auto_interval = max(1, spec.max_iters // 5)
     lr = float(spec.lr) if spec.lr != "auto" else (
         recipe.optim_wrapper["optimizer"]["lr"] * spec.batch_size / recipe.base_batch_size)
@@ -137,17 +138,17 @@ def prepare_data(spec: TrainSpec, stage: Stage | None = None, strategy: Strategy
     """Open the dataset (generating the embedded one on first use) and the generated images."""
     stage = stage or STAGES.get(spec.stage)
     strategy = strategy or parse_strategy(spec.strategy)
-    adapter = open_adapter(spec.dataset, spec.data_root or None, spec.domain_csv or None)
+    adapter = open_adapter(spec.dataset, spec.data_root or None, spec.domain_csv or None, spec.split_csv or None)
     domains = stage.train_domains()
     samples = adapter.samples("train", need_domains=domains is not None)
     if domains is not None and not any(s.domain in domains for s in samples):
         raise ProveError(f"dataset {spec.dataset!r} has no training images in {', '.join(domains)} (stage {spec.stage})")
     manifest = spec.manifest
     if strategy.uses_generated and not manifest:
-        has_clear = domains is not None and any(s.domain == CLEAR_DAY for s in samples)
+        has_clear = any(s.domain == CLEAR_DAY for s in samples)
         manifest = str(ensure_generated(strategy.generator, adapter, from_clear_day=has_clear))
-    return DataPlan(root=str(adapter.root), domain_csv=str(adapter.domain_csv or ""), train_domains=domains,
-                    manifest=manifest)
+    return DataPlan(root=str(adapter.root), domain_csv=str(adapter.domain_csv or ""),
+                    split_csv=str(adapter.split_csv or ""), train_domains=domains, manifest=manifest)
 
 
 def ensure_generated(generator: str, adapter: DatasetAdapter, from_clear_day: bool) -> Path:

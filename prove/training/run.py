@@ -200,7 +200,8 @@ def _log_inputs(run_id: str, resolved: ResolvedTraining) -> None:
     client.log_dataset(run_id, split_provenance(adapter, "train").to_mlflow(), "train")
     client.log_dataset(run_id, split_provenance(adapter, "val").to_mlflow(), "validation")
     if resolved.data.manifest:
-        manifest = load_manifest(resolved.data.manifest, {adapter.name: adapter}, splits=("train",))
+        manifest = load_manifest(resolved.data.manifest, {adapter.name: adapter}, splits=("train",),
+                                 dataset=adapter.name)
         client.log_dataset(run_id, manifest_provenance(manifest).to_mlflow(), "train_generated")
 
 

@@ -161,3 +161,13 @@ def test_a_store_made_again_at_the_same_path_leaves_no_ghost_results(store):
     assert kept["run_id"].nunique() == 16 and set(kept["stage"]) == {"s1"}  # nothing of the old store
     refreshed = prove("leaderboard", "--output", str(out), "--refresh")
     assert refreshed.returncode == 0 and "16 test results (16 fetched" in refreshed.stderr
+
+
+def test_filters_and_stages_accept_the_users_spellings(store):
+    out = store["tmp"] / "lb-spelled"
+    result = leaderboard("--output", str(out), "--stage", "Stage 1", "--filter", "dataset=BDD10K")
+    assert result.exit_code == 0, result.output
+    results = pd.read_csv(out / "tables" / "results.csv")
+    assert set(results["stage"]) == {"s1"} and set(results["dataset"]) == {"bdd10k"}
+    bad = leaderboard("--output", str(store["tmp"] / "lb-bad"), "--filter", "dataset=wether")
+    assert bad.exit_code == 2 and "unknown dataset 'wether'" in bad.output

@@ -301,3 +301,53 @@ def test_digest_tracks_generated_content(env):
     st = os.stat(gen / "out" / "x1.png")
     os.utime(gen / "out" / "x1.png", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # a later edit
     assert manifest_digest(load_manifest(path, {NAME: adapter})) != first
+
+
+# -- the users' manifests: absolute paths, several datasets per file -------------------------------
+
+def test_absolute_original_paths_under_the_dataset_root_are_accepted(env):
+    """The users write absolute paths; one under the dataset root names the same sample."""
+    adapter, gen = env
+    rows = [row(str((gen / "out" / "x1.png").resolve()), str((adapter.root / "images/train/clear_day/a.png").resolve())),
+            row("out/x2.png", str(adapter.root / "images" / "train" / "clear_day" / "b.png"), target="rainy")]
+    manifest = load_manifest(write_csv(gen / "m.csv", rows), {NAME: adapter})
+    assert [e.original.name for e in manifest.entries] == ["images/train/clear_day/a.png", "images/train/clear_day/b.png"]
+
+
+def test_absolute_original_paths_outside_the_root_are_still_refused(env, tmp_path):
+    adapter, gen = env
+    elsewhere = make_dataset(tmp_path / "copy")  # the same layout, another root
+    rows = [row("out/x1.png", str(elsewhere.root / "images/train/clear_day/a.png")),
+            row("out/x2.png", str(adapter.root / "images/train/clear_day/../../val/clear_day/v.png"), target="rainy")]
+    message = error_of(write_csv(gen / "m.csv", rows), adapter)
+    assert "path escapes its root (2 row(s))" in message and f"not under the root of {NAME}" in message
+
+
+def test_one_manifest_for_several_datasets_is_filtered_to_the_training_dataset(env, tmp_path):
+    """One CSV per method covering several datasets: rows of the others are counted, not errors."""
+    adapter, gen = env
+    rows = [*good_rows(), row("out/x1.png", "images/train/clear_day/a.png", dataset="IDD-AW", name="other"),
+            row("out/x2.png", "frames/000.png", dataset="bdd10k", name="other2"),
+            row("out/x2.png", "frames/001.png", dataset="a_dataset_prove_does_not_know", name="other3")]
+    path = write_csv(gen / "manifest.csv", rows)
+    assert "unknown dataset" in error_of(path, adapter)  # without the filter, every row must be of `adapters`
+    manifest = load_manifest(path, {NAME: adapter}, dataset="TINYMANI")
+    assert len(manifest) == 2 and dict(manifest.other_rows) == {
+        "IDD-AW": 1, "bdd10k": 1, "a_dataset_prove_does_not_know": 1}
+    from prove.data.manifest import manifest_datasets
+
+    assert manifest_datasets(path) == {NAME, "iddaw", "bdd10k", "a_dataset_prove_does_not_know"}
+    with pytest.raises(ProveError, match="has no rows of dataset 'acdc'; its rows are of: "):
+        load_manifest(path, {NAME: adapter}, dataset="acdc")
+
+
+def test_generated_images_may_lie_under_the_shared_generated_root(env, tmp_path, monkeypatch):
+    adapter, gen = env
+    shared = tmp_path / "GENERATED_IMAGES"
+    write_gen(shared / "cycleGAN" / "img" / "g.png")
+    (tmp_path / "elsewhere").mkdir()
+    path = write_csv(tmp_path / "elsewhere" / "m.csv",
+                     [row(str(shared / "cycleGAN" / "img" / "g.png"), "images/train/clear_day/a.png")])
+    assert "path escapes its root" in error_of(path, adapter)
+    monkeypatch.setenv("PROVE_GENERATED_ROOT", str(shared))
+    assert len(load_manifest(path, {NAME: adapter})) == 1

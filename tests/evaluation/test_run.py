@@ -161,7 +161,8 @@ def test_cross_dataset_and_selection_by_spec(trained):
     [
         (["--run-id", "0123456789abcdef"], "unknown run id"),
         (["--checkpoint", "3"], "iterations saved: 2, 4"),
-        (["--checkpoint", "best"], None),  # exists (validation ran): must work, tested below
+        # `best` was chosen on val, the split this dataset would be tested on: a biased figure
+        (["--checkpoint", "best"], "checkpoint 'best' was chosen on the val split"),
         (["--test-dataset", "kitti"], "unknown dataset 'kitti'"),
         (["--test-split", "train2"], "no labelled split 'train2'"),
         (["--test-dataset", "cityscapes"], "PROVE_CITYSCAPES_ROOT"),
@@ -191,3 +192,28 @@ def test_only_finished_training_runs_can_be_tested(trained):
     (a_test, *_) = stored_test_runs()
     result = run_test("--run-id", a_test.info.run_id)
     assert result.exit_code == 2 and "not a training run" in result.output
+
+
+def test_a_split_csv_gives_a_held_out_test_split_and_best_is_chosen_on_val(trained, tmp_path):
+    """The training's split CSV travels with its run: `prove test` then reports on its test split,
+    and `best` (chosen on val during training) is allowed because val is not reported on."""
+    from prove.data.base import open_adapter
+
+    names = [s.name for split in ("train", "val") for s in open_adapter("acdc_mini", str(trained["root"])).samples(split)]
+    table = tmp_path / "splits.csv"
+    table.write_text("image,split\n" + "".join(f"{n},{('train', 'val', 'test')[i % 3]}\n" for i, n in enumerate(names)))
+    result = CliRunner().invoke(cli, [*TRAIN, "--data-root", str(trained["root"]), "--split-csv", str(table),
+                                      "--seed", "7"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    run_id = result.output.strip().splitlines()[-1]
+    params = client().get_run(run_id).data.params
+    assert params["split_csv"] == str(table)
+    tested = run_test("--run-id", run_id, "--checkpoint", "best")
+    assert tested.exit_code == 0, tested.output
+    (outcome,) = json.loads(tested.output.strip().splitlines()[-1])
+    test_run = client().get_run(outcome["run_id"])
+    assert test_run.data.params["test_split"] == "test" and test_run.data.params["test_split_csv"] == str(table)
+    held_out = sum(1 for i in range(len(names)) if i % 3 == 2)
+    assert held_out and test_run.data.tags["prove.test_key"].endswith(f"/acdc_mini/test/iter_{outcome['iteration']}")
+    frame = pd.read_csv(next(Path(trained["tmp"]).rglob("tests/acdc_mini-test-iter_*/per_domain_per_class.csv")))
+    assert frame.groupby("domain")["images"].first().get("all") == held_out  # only the held-out images

@@ -87,8 +87,8 @@ def test_every_generator(name, tmp_path):
 def test_the_users_methods_are_declared_with_families():
     expected = {
         "gan": ["cycleGAN", "CUT", "stargan_v2", "SUSTechGAN", "TSIT", "LANIT", "Attribute_Hallucination"],
-        "diffusion": ["cyclediffusion", "InstructPix2Pix", "Img2Img", "flux_kontext", "step1x_edit",
-                      "qwen_image_edit", "UniControl", "VisualCloze", "CNetSeg"],
+        "diffusion": ["cyclediffusion", "IP2P", "Img2Img", "flux_kontext", "step1x_new", "step1x_v1p2",
+                      "Qwen_Image_Edit", "UniControl", "VisualCloze", "CNetSeg"],
         "classical": ["Weather_Effect_Generator", "automold", "augmenters"],
     }
     for family, names in expected.items():
@@ -99,6 +99,22 @@ def test_the_users_methods_are_declared_with_families():
         assert gen.offline == (name not in users), name
     offline_families = {g.family for _, g in GENERATORS.items() if g.offline}
     assert {"weather_simulation", "control"} <= offline_families  # the demo's fog and the noise control
+
+
+def test_the_users_identifiers_are_the_canonical_names():
+    """Their CSVs, folders and job names write these; prove's tables must match them by name."""
+    from prove.strategies import parse_strategy
+
+    seeds = ["cycleGAN", "CUT", "stargan_v2", "SUSTechGAN", "TSIT", "LANIT", "Attribute_Hallucination", "cyclediffusion",
+             "IP2P", "Img2Img", "flux_kontext", "step1x_new", "step1x_v1p2", "Qwen_Image_Edit", "UniControl",
+             "VisualCloze", "CNetSeg", "Weather_Effect_Generator", "albumentations_weather", "automold", "augmenters"]
+    for name in seeds:
+        assert parse_strategy(f"gen_{name}").name == f"gen_{name}"
+    assert len({GENERATORS.canonical(n) for n in ("step1x_new", "step1x_v1p2", "IP2P")}) == 3
+    assert GENERATORS.canonical("InstructPix2Pix") == "IP2P" and GENERATORS.canonical("qwen-image-edit") == \
+        "Qwen_Image_Edit"
+    assert GENERATORS.canonical("Step1X-Edit v1.2") == "step1x_v1p2" and GENERATORS.canonical("FLUX.1 Kontext") == \
+        "flux_kontext"
 
 
 def test_spellings_resolve_and_duplicates_fail():
@@ -272,10 +288,3 @@ def test_generate_argument_errors(tmp_path):
     with pytest.raises(ProveError, match="limit must be a positive"):
         generate("random_noise", adapter, "train", tmp_path / "o", limit=0, progress=False)
     assert set(DOMAINS) == set(GENERATORS.get("random_noise").targets)
-
-
-def test_docs_table_matches_the_registry():
-    docs = (Path(__file__).parents[2] / "docs" / "generated-images.md").read_text()
-    for name, gen in GENERATORS.items():
-        offline = "yes" if gen.offline else "no"
-        assert f"| `{name}` | {gen.family} | {offline} |" in docs, f"docs/generated-images.md lacks {name}"

@@ -215,3 +215,34 @@ def test_wall_clock_signal_gives_the_spec_back(store):
     assert store["client"].get_run(run).info.status == "KILLED"
     assert claims.live_claims(exp) == {} and "claim" not in _CURRENT
     assert plan(sweep, "prove").set_index("spec_hash").loc[spec.spec_hash(), "status"] == "resumable"
+
+
+def test_presets_find_the_users_manifests_one_per_method(tmp_path, monkeypatch):
+    """GENERATED_IMAGES/<method>/manifest.csv, covering several datasets: a preset takes it for each
+    dataset it has rows of, and says why the others are blocked."""
+    import csv
+
+    from tests.data.fixtures import build_bdd10k
+
+    tree = build_bdd10k(tmp_path / "bdd")
+    monkeypatch.setenv("PROVE_BDD10K_ROOT", str(tree.root))
+    method = tmp_path / "GENERATED_IMAGES" / "cycleGAN"
+    method.mkdir(parents=True)
+    with (method / "manifest.csv").open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["gen_path", "original_path", "name", "domain", "dataset", "target_domain"])
+        writer.writerow([str(method / "a.png"), str(tree.root / tree.samples["train"][0]), "", "clear_day", "BDD10k",
+                         "foggy"])
+    monkeypatch.setenv("PROVE_GENERATED_ROOT", str(tmp_path / "GENERATED_IMAGES"))
+    items = [i for i in PRESETS.get("stage1").sweep().items() if dict(i.combination)["strategy"] == "gen_cycleGAN"]
+    by_dataset = {dict(i.combination)["dataset"]: i for i in items}
+    assert all(i.spec is not None and i.spec.manifest == str(method / "manifest.csv")
+               for d, i in by_dataset.items() if d == "bdd10k")
+    assert "has no rows of dataset 'iddaw'" in by_dataset["iddaw"].blocked
+
+
+def test_exclusions_and_grids_match_whatever_the_spelling():
+    sweep = from_mapping({"grid": {"stage": ["stage1", "Stage 2"], "strategy": ["baseline", "std_cutmix"]},
+                          "exclude": [{"stage": "s2", "strategy": "STD_CutMix"}]}, "t")
+    assert [(i.spec.stage, i.spec.strategy) for i in sweep.items()] == [
+        ("s1", "baseline"), ("s1", "std_cutmix"), ("s2", "baseline")]

@@ -250,3 +250,72 @@ def test_the_run_mlflow_made_for_the_import_is_marked_and_never_counted(store, m
     tags = MlflowClient().get_run(launcher).data.tags
     assert tags["prove.kind"] == "launch" and tags["prove.import_file"] == str(store["csv"].resolve())
     assert synced(store)[1].total_runs == RESULTS
+
+
+# -- the users' own result tables ---------------------------------------------------------------
+USERS_STRATEGIES = ("baseline", "std_cutmix", "gen_IP2P", "gen_Qwen_Image_Edit", "gen_step1x_new", "gen_step1x_v1p2",
+                    "gen_cycleGAN", "gen_flux_kontext")
+USERS_STAGES = {"s1": "stage1", "s2": "Stage 2"}  # as their CSVs and scripts write them
+USERS_DATASETS = ("BDD10k", "IDD-AW")
+USERS_MODELS = ("segformer_mit-b3", "PSPNet_R50")
+
+
+def users_table(path: Path) -> tuple[Path, dict]:
+    """A result table in the users' spellings, with known mIoUs: truth[(stage, dataset, model, strategy)]."""
+    import numpy as np
+
+    rng = np.random.default_rng(11)
+    truth, rows = {}, []
+    for stage, written in USERS_STAGES.items():
+        for dataset in USERS_DATASETS:
+            for model in USERS_MODELS:
+                for strategy in USERS_STRATEGIES:
+                    miou = round(float(rng.uniform(30, 60)), 3)
+                    truth[(stage, dataset, model, strategy)] = miou
+                    ratio = "0.5" if strategy.startswith("gen_") else "1.0"
+                    rows.append([written, dataset, model, strategy, ratio, "none", "TRUE" if stage == "s1" else "false",
+                                 dataset, "all", str(miou), "", "", "", "15000", "0", ""])
+    return write_csv(path, rows), truth
+
+
+def test_a_table_in_the_users_spellings_imports_and_its_figures_match_scipy(store, tmp_path):
+    """stage1 / 'Stage 2', the seeds' generator names (gen_IP2P, gen_Qwen_Image_Edit, gen_step1x_new and
+    gen_step1x_v1p2 distinct), BDD10k / IDD-AW, TRUE/false: imported, kept in the users' spelling, and the
+    leaderboard's gains and S1-vs-S2 Spearman rho equal what numpy and scipy compute from the CSV."""
+    import numpy as np
+    import pandas as pd
+    from click.testing import CliRunner
+    from scipy import stats
+
+    from prove.cli import cli
+
+    table, truth = users_table(tmp_path / "downstream_results_stage1_stage2.csv")
+    report = import_results(table, echo=quiet)
+    assert report.imported == len(truth) and report.skipped == 0
+    again = import_results(table, echo=quiet)
+    assert (again.imported, again.skipped) == (0, len(truth)) and len(runs()) == len(truth)  # re-import adds nothing
+
+    results, _ = synced(store)
+    assert set(results["strategy"]) == set(USERS_STRATEGIES)  # their spelling, not a lower-cased one
+    assert set(results["stage"]) == {"s1", "s2"} and set(results["dataset"]) == {"bdd10k", "iddaw"}
+    assert set(results["pretrained"]) == {"true", "false"}
+
+    out = tmp_path / "lb"
+    result = CliRunner().invoke(cli, ["leaderboard", "--output", str(out), "--stage", "stage1,Stage 2",
+                                      "--tracking-uri", store["uri"], "--exclusions", ""])
+    assert result.exit_code == 0, result.output[-3000:]
+    mean_gain = {}
+    for stage in USERS_STAGES:
+        board = pd.read_csv(out / "tables" / f"leaderboard_{stage}.csv").set_index("strategy")
+        for strategy in USERS_STRATEGIES[1:]:
+            expected = np.mean([truth[(stage, d, m, strategy)] - truth[(stage, d, m, "baseline")]
+                                for d in USERS_DATASETS for m in USERS_MODELS])
+            assert board.loc[strategy, "mean_gain"] == pytest.approx(expected, abs=1e-9)
+            mean_gain[(stage, strategy)] = expected
+    # the pretrained comparison is confounded with the stage here (s1 true, s2 false); rank by stage
+    compare = [p for p in (out / "tables").glob("compare_stage_s1_vs_s2.csv")]
+    assert compare, sorted(p.name for p in (out / "tables").iterdir())
+    strategies = list(USERS_STRATEGIES[1:])
+    rho, p_value = stats.spearmanr([mean_gain[("s1", s)] for s in strategies], [mean_gain[("s2", s)] for s in strategies])
+    text = (out / "report.md").read_text()
+    assert f"Spearman ρ = {rho:.3f} (p = {p_value:.3g}" in text

@@ -47,8 +47,8 @@ class WeatherBench(DatasetAdapter):
         self.manifest = read_manifest(self.root)
 
     def list_samples(self, split: str) -> list[Sample]:
-        if split not in self.splits:
-            raise ProveError(f"dataset {self.name!r} has no split {split!r}; accepted: {', '.join(self.splits)}")
+        if split not in type(self).splits:  # its own splits (a split CSV may name others)
+            raise ProveError(f"dataset {self.name!r} has no split {split!r}; accepted: {', '.join(type(self).splits)}")
         samples = []
         for domain in DOMAINS:
             for image in sorted((self.root / domain / split).glob("*_image.png")):
