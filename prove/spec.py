@@ -115,9 +115,12 @@ class TrainSpec:
     aux_loss: str = option("none", "Auxiliary loss beside the main loss: none, lovasz, boundary, focal "
                            "(`prove list losses`).")
     main_loss: str = option("ce", "Main loss: ce (cross-entropy) or lovasz.")
-    pretrained: str = option("false", "true (zoo ImageNet weights), false (from scratch) or a checkpoint path.")
-    max_iters: int = option(2000, "Training iterations.")
-    batch_size: int = option(8, "Images per batch (per process under torchrun).")
+    pretrained: str = option("auto", "true (zoo ImageNet weights), false (from scratch), a checkpoint path, or auto "
+                             "(the protocol: docs/train.md#protocol).")
+    max_iters: int = option("auto", "Training iterations, or auto (the protocol: 15k S1/S2, 20k CG, 40k from scratch; "
+                            "2000 for tiny models and the embedded benchmark).")
+    batch_size: int = option("auto", "Images per batch (per process under torchrun), or auto (the protocol: 16; 8 for "
+                             "tiny models and the embedded benchmark).")
     seed: int = option(0, "Random seed; the run is a deterministic function of it on CPU.")
     crop_size: str = option("auto", "Training crop HxW, or auto (the dataset's default).")
     lr: str = option("auto", "Learning rate, or auto (zoo LR x batch_size / zoo batch size).")
@@ -130,8 +133,9 @@ class TrainSpec:
     domain_csv: str = option("", "CSV image,domain for datasets without weather tags.")
     split_csv: str = option("", "CSV image,split (train/val/test) replacing the dataset's own splits: a held-out "
                             "test split.")
-    checkpoint_interval: int = option(0, "Iterations between checkpoints (0 = max_iters // 5).")
-    eval_interval: int = option(0, "Iterations between validations (0 = max_iters // 5).")
+    checkpoint_interval: int = option(0, "Iterations between checkpoints (0 = the protocol: every 2k, 5k for runs of "
+                                      "40k+; max_iters // 5 for quick runs).")
+    eval_interval: int = option(0, "Iterations between validations (0 = as checkpoint_interval).")
     work_dir: str = option("", "Where checkpoints go (default: ./work_dirs/<spec hash>, or $PROVE_WORK_DIR/<hash>).")
 
     IDENTITY = ("stage", "dataset", "model", "strategy", "ratio", "aux_loss", "main_loss", "pretrained",
@@ -226,6 +230,22 @@ def _choice(name: str, value: Any, accepted: tuple[str, ...]) -> str:
     return text
 
 
+def _auto(value: Any) -> bool:
+    return str(value).strip().lower() == "auto"
+
+
+def protocol_of(model: str, stage: str, dataset: str, pretrained: str = "auto"):
+    """The training protocol (prove.models.protocol) of a model, stage and dataset."""
+    from prove.data import DATASETS
+    from prove.models import get_model_card
+    from prove.models.protocol import protocol_for
+
+    card = get_model_card(model)
+    return protocol_for(card.name, bool(card.pretrained), card.tiny, stage, DATASETS.get(dataset).embedded,
+                        pretrained)
+
+
+
 def _role(name: str, value: Any, accepted: tuple[str, ...], registry: Registry) -> str:
     """A loss name in one role (main or aux): any spelling of a declared loss that has the role."""
     text = str(value).strip()
@@ -270,6 +290,10 @@ def _validated(v: dict[str, Any], existing: bool = False) -> dict[str, Any]:
     if out["main_loss"] == "lovasz" and out["aux_loss"] == "lovasz":
         raise ProveError("aux_loss 'lovasz' with main_loss 'lovasz' counts Lovasz twice; pick one")
     pretrained = str(v["pretrained"]).strip()
+    words = {"true": "true", "1": "true", "yes": "true", "false": "false", "0": "false", "no": "false", "auto": "auto"}
+    protocol = protocol_of(out["model"], out["stage"], out["dataset"], words.get(pretrained.lower(), pretrained))
+    if pretrained.lower() == "auto":
+        pretrained = protocol.pretrained
     if pretrained.lower() in ("true", "false", "1", "0", "yes", "no"):
         out["pretrained"] = "true" if pretrained.lower() in ("true", "1", "yes") else "false"
     else:
@@ -277,8 +301,8 @@ def _validated(v: dict[str, Any], existing: bool = False) -> dict[str, Any]:
         if not path.is_file() and not existing:
             raise ProveError(f"invalid pretrained {pretrained!r}: expected true, false or an existing checkpoint file")
         out["pretrained"] = str(path.resolve()) if path.is_file() else pretrained
-    out["max_iters"] = _int("max_iters", v["max_iters"], 1)
-    out["batch_size"] = _int("batch_size", v["batch_size"], 1)
+    out["max_iters"] = protocol.max_iters if _auto(v["max_iters"]) else _int("max_iters", v["max_iters"], 1)
+    out["batch_size"] = protocol.batch_size if _auto(v["batch_size"]) else _int("batch_size", v["batch_size"], 1)
     out["seed"] = _int("seed", v["seed"], 0)
     out["checkpoint_interval"] = _int("checkpoint_interval", v["checkpoint_interval"], 0)
     out["eval_interval"] = _int("eval_interval", v["eval_interval"], 0)

@@ -53,6 +53,7 @@ class DatasetAdapter(ABC):
     aliases: ClassVar[tuple[str, ...]] = ()  # other spellings users write (`idd-aw`, `bdd`)
     title: ClassVar[str] = ""  # the dataset's own name, as papers write it ("IDD-AW")
     domains_from: ClassVar[str] = "CSV"  # where an image's weather domain comes from (docs/datasets.md)
+    embedded: ClassVar[bool] = False  # the generated benchmark: trainings on it keep quick defaults
     splits: ClassVar[tuple[str, ...]]  # splits that carry labels, e.g. ("train", "val")
     has_domains: ClassVar[bool]  # True when the dataset itself tags each image's domain
     description: ClassVar[str] = ""
@@ -144,6 +145,15 @@ class DatasetAdapter(ABC):
         if domain is None or sample.domain is not None:
             return sample
         return Sample(sample.name, sample.image, sample.label, domain, sample.invalid_mask)
+
+    def settings(self) -> dict[str, str]:
+        """Options that change what the dataset's labels or images are (ACDC's invalid pixels,
+        Mapillary's label version); logged as params of every run that reads it."""
+        return {}
+
+    def skipped(self, split: str) -> list[str]:
+        """Sample names of images of `split` the adapter left out (BDD10k's maskless images)."""
+        return []
 
     def relative_name(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()

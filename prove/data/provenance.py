@@ -177,11 +177,18 @@ class Provenance:
 def split_provenance(adapter: DatasetAdapter, split: str, cache: FileHashCache | None = None) -> Provenance:
     samples = adapter.samples(split)
     domains = Counter(s.domain or "unknown" for s in samples)
+    profile = {"dataset": adapter.name, "split": split, "num_images": len(samples), "domains": dict(domains),
+               **{f"setting.{k}": v for k, v in adapter.settings().items()}}
+    if adapter.split_csv:
+        profile["split_csv"] = str(adapter.split_csv)
+    skipped = adapter.skipped(split) if split in type(adapter).splits else []
+    if skipped:  # images the dataset ships that this split leaves out, named
+        profile.update(skipped_images=len(skipped), skipped=skipped[:50])
     return Provenance(
         name=f"{adapter.name}/{split}",
         digest=samples_digest(samples, cache),
         source=Path(adapter.root).resolve().as_uri(),
-        profile={"dataset": adapter.name, "split": split, "num_images": len(samples), "domains": dict(domains)},
+        profile=profile,
     )
 
 

@@ -192,6 +192,9 @@ def run_test(request: TestTarget, iteration: int, checkpoint: str, force: bool, 
               "checkpoint_iter": str(iteration), "checkpoint": checkpoint, "train_run_id": request.train_run_id}
     if request.test_split_csv:
         params["test_split_csv"] = request.test_split_csv
+    test_adapter = open_adapter(request.test_dataset, request.test_root or None, request.test_domain_csv or None,
+                         request.test_split_csv or None)
+    params.update({f"test_data.{k}": v for k, v in test_adapter.settings().items()})
     tags = {schema.KIND: schema.TEST, schema.TEST_KEY: key, schema.TRAIN_RUN: request.train_run_id,
             schema.SPEC_HASH: request.spec_hash, schema.FAMILY: _family(spec)}
     name = f"test:{spec.run_name}@{request.test_dataset}/{request.test_split}#{iteration}"

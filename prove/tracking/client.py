@@ -217,9 +217,18 @@ def log_artifacts(run_id: str, folder: str | os.PathLike, artifact_path: str | N
 
 
 def log_dataset(run_id: str, dataset, context: str) -> None:
-    """Log an `mlflow.data` dataset (prove.data.provenance.Provenance.to_mlflow()) as an input."""
-    mlflow_client().log_inputs(run_id, datasets=[DatasetInput(dataset._to_mlflow_entity(),
-                                                             tags=[InputTag("mlflow.data.context", context)])])
+    """Log an `mlflow.data` dataset (prove.data.provenance.Provenance.to_mlflow()) as an input.
+
+    MLflow stores a dataset once per experiment, checking whether it exists before inserting it:
+    two workers logging the same dataset at once both insert, and the second fails on the
+    unique constraint. The dataset then exists, so that one failure is retried once."""
+    inputs = [DatasetInput(dataset._to_mlflow_entity(), tags=[InputTag("mlflow.data.context", context)])]
+    try:
+        mlflow_client().log_inputs(run_id, datasets=inputs)
+    except MlflowException as exc:
+        if "UNIQUE constraint failed: datasets" not in str(exc) and "duplicate key" not in str(exc):
+            raise
+        mlflow_client().log_inputs(run_id, datasets=inputs)
 
 
 def mark_launcher(links: dict[str, str], own_run: str | None = None) -> None:

@@ -6,10 +6,12 @@ on first use) and computes every `auto` value (learning rate, warm-up, intervals
 crop). The result, a `ResolvedTraining`, is what the config builder, the pipeline audit, the
 run's params and tags and the training loop all read, so none of them parses a name again.
 
-Learning rate: the model zoo's LR scaled linearly with the batch size
-(lr = zoo_lr * batch_size / zoo_batch_size, Goyal et al. 2017), unless `lr` is given.
+Budget (iterations, batch, pretrained, intervals): the users' protocol for real work, quick
+defaults for tiny models and the embedded benchmark (prove.models.protocol; `max_iters`,
+`batch_size` and `pretrained` are resolved when the spec is created, the intervals here).
+Learning rate: the protocol's where it names one, else the model zoo's LR scaled linearly with
+the batch size (lr = zoo_lr * batch_size / zoo_batch_size, Goyal et al. 2017), unless given.
 Schedule: linear warm-up over min(1000, max_iters // 10) iterations, then the zoo's poly decay.
-Checkpoints and validations: every max_iters // 5 iterations unless given.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from prove.data.domains import ADVERSE_DOMAINS, CLEAR_DAY
 from prove.errors import ProveError
 from prove.models import ModelCard, TrainRecipe, check_available, train_recipe
 from prove.settings import cache_dir, work_root
-from prove.spec import STAGES, Stage, TrainSpec
+from prove.spec import STAGES, Stage, TrainSpec, protocol_of
 from prove.strategies import Strategy, parse_strategy
 
 MAX_WARMUP = 1000
@@ -56,6 +58,7 @@ class ResolvedTraining:
     checkpoint_interval: int
     eval_interval: int
     precision: str  # fp32 | tf32 | bf16, for this machine
+    protocol: str = "quick"  # study | quick: what `auto` resolved from (prove.models.protocol)
 
     @property
     def adapter(self) -> DatasetAdapter:
@@ -75,6 +78,7 @@ class ResolvedTraining:
         """The run's params: the spec, and every value prove resolved for it (`resolved.*`)."""
         return {
             **self.spec.to_params(),
+            "resolved.protocol": self.protocol,
             "resolved.lr": f"{self.lr:.6g}",
             "resolved.precision": self.precision,
             "resolved.crop_size": "x".join(map(str, self.crop)),
@@ -83,6 +87,7 @@ class ResolvedTraining:
             "resolved.eval_interval": str(self.eval_interval),
             "resolved.train_domains": ",".join(self.data.train_domains) if self.data.train_domains else "all",
             "resolved.manifest": self.data.manifest or "none",
+            **{f"data.{k}": v for k, v in self.adapter.settings().items()},
             "strategy_family": self.strategy.family,
             "generator": self.strategy.generator or "none",
         }
@@ -101,15 +106,21 @@ def resolve(spec: TrainSpec, cuda: bool = False, data: DataPlan | None = None,
         fetch_pretrained(spec.model, card.pretrained)
     data = data or prepare_data(spec, stage, strategy)
     adapter_cls = type(open_adapter(spec.dataset, data.root, data.domain_csv or None, data.split_csv or None))
-    auto_interval = max(1, spec.max_iters // 5)
-    lr = float(spec.lr) if spec.lr != "auto" else (
-        recipe.optim_wrapper["optimizer"]["lr"] * spec.batch_size / recipe.base_batch_size)
+    protocol = protocol_of(spec.model, spec.stage, spec.dataset, spec.pretrained)
+    auto_interval = protocol.interval(spec.max_iters)
+    if spec.lr != "auto":
+        lr = float(spec.lr)
+    elif protocol.lr is not None:  # the protocol's own (mask2former: 4e-4 at batch 8)
+        lr = protocol.lr * spec.batch_size / protocol.batch_size
+    else:
+        lr = recipe.optim_wrapper["optimizer"]["lr"] * spec.batch_size / recipe.base_batch_size
     return ResolvedTraining(
         spec=spec, spec_hash=spec.spec_hash(), stage=stage, strategy=strategy, card=card, recipe=recipe, data=data,
         crop=spec.crop_hw, scale=tuple(adapter_cls.scale), lr=lr,
         warmup_iters=min(MAX_WARMUP, spec.max_iters // 10),
         checkpoint_interval=spec.checkpoint_interval or auto_interval,
-        eval_interval=spec.eval_interval or auto_interval, precision=precision)
+        eval_interval=spec.eval_interval or spec.checkpoint_interval or auto_interval, precision=precision,
+        protocol=protocol.name)
 
 
 def fetch_pretrained(model: str, url: str | None) -> None:

@@ -85,7 +85,11 @@ def train(spec: TrainSpec, force: bool = False, experiment: str | None = None, e
     work_dir = decision.work_dir or resolved.work_dir()
     cfg = build_config(resolved, work_dir, cuda=cuda, launcher=launcher)
     run_id = _broadcast(_open_run(resolved, decision, work_dir) if rank == 0 else None)  # 3.
-    _prepare_work_dir(resolved, decision, cfg, work_dir, rank)
+    try:
+        _prepare_work_dir(resolved, decision, cfg, work_dir, rank)
+    except BaseException:
+        _end_if_rank0(rank, run_id, "FAILED")  # never left RUNNING: it would look alive to other workers
+        raise
     _run_loop(resolved, cfg, run_id, work_dir, decision.start, extra_hooks, rank)  # 4.
     _echo(f"finished run {run_id} ({spec.run_name}); checkpoints in {work_dir}")
     return TrainOutcome(run_id, "resumed" if decision.action == "resume" else "trained", work_dir, resolved.spec_hash)
@@ -165,7 +169,11 @@ def _open_run(resolved: ResolvedTraining, decision: Decision, work_dir: str) -> 
         params = resolved.params()
         run_id = client.create_run(decision.exp_id, spec.run_name, run_tags(resolved, work_dir), params,
                                    adopt=_adoptable_project_run(params))
-        _log_inputs(run_id, resolved)
+        try:
+            _log_inputs(run_id, resolved)
+        except BaseException:
+            client.end_run(run_id, "FAILED")  # resumable, not a run that looks alive with no one training it
+            raise
     else:
         run_id = decision.run_id
         client.set_tags(run_id, {schema.HEARTBEAT: str(time.time())})
@@ -275,6 +283,11 @@ def _run_loop(resolved: ResolvedTraining, cfg: dict, run_id: str, work_dir: str,
     finally:
         hooks.stopper.restore()
     _finish(rank, run_id, "FINISHED", work_dir, hooks)
+
+
+def _end_if_rank0(rank: int, run_id: str, status: str) -> None:
+    if rank == 0:
+        client.end_run(run_id, status)
 
 
 def _broadcast(obj):

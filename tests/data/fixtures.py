@@ -110,6 +110,8 @@ ACDC_EXP = [0, 1, 8, 10, 13, I, I, 11]
 
 
 def build_acdc(root: Path) -> FixtureTree:
+    """ACDC's layout. `labels` are the default (`invalid_pixels="count"`: labels as they are);
+    `extra["labels_ignore"]` are the labels under `invalid_pixels="ignore"`."""
     layout = {
         "train": {"fog": ["GOPR0475_frame_000041", "GOPR0475_frame_000042"], "night": ["GOPR0351_frame_000159"],
                   "rain": ["GOPR0400_frame_000100"], "snow": ["GOPR0122_frame_000200"]},
@@ -117,7 +119,7 @@ def build_acdc(root: Path) -> FixtureTree:
     }
     domain_of = {"fog": "foggy", "night": "night", "rain": "rainy", "snow": "snowy"}
     samples: dict[str, list[str]] = {}
-    labels, domains = {}, {}
+    labels, labels_ignore, domains = {}, {}, {}
     invalid_name = None
     k = 0
     for split, conds in layout.items():
@@ -128,24 +130,28 @@ def build_acdc(root: Path) -> FixtureTree:
                 write_image(root / name, seed=k)
                 gt = root / "gt" / cond / split / seq
                 write_index_png(gt / f"{stem}_gt_labelTrainIds.png", bands(ACDC_RAW, k))
-                expected = bands(ACDC_EXP, k)
+                write_image(gt / f"{stem}_gt_labelColor.png", seed=98)  # never a label
+                labels[name] = bands(ACDC_EXP, k)
+                labels_ignore[name] = labels[name]
                 if invalid_name is None:  # first sample: invalid top-left quarter
                     inv = np.zeros((H, W), np.uint8)
                     inv[: H // 2, : W // 2] = 1
                     write_index_png(gt / f"{stem}_gt_invIds.png", inv)
-                    expected = expected.copy()
-                    expected[: H // 2, : W // 2] = I
+                    labels_ignore[name] = labels[name].copy()
+                    labels_ignore[name][: H // 2, : W // 2] = I
                     invalid_name = name
                 else:
                     write_index_png(gt / f"{stem}_gt_invIds.png", np.zeros((H, W), np.uint8))
-                labels[name] = expected
                 domains[name] = domain_of[cond]
                 samples.setdefault(split, []).append(name)
                 k += 1
-    # unlabelled reference images and test split: never listed
-    write_image(root / "rgb_anon/fog/train_ref/GOPR0475/GOPR0475_frame_000041_rgb_anon.png", seed=50)
+    # unlabelled clear-weather reference images (`{split}_ref`, `*_rgb_ref_anon.png`) and the
+    # test split: never listed
+    write_image(root / "rgb_anon/fog/train_ref/GOPR0475/GOPR0475_frame_000041_rgb_ref_anon.png", seed=50)
+    write_image(root / "rgb_anon/night/val_ref/GOPR0594/GOPR0594_frame_000010_rgb_ref_anon.png", seed=52)
     write_image(root / "rgb_anon/fog/test/GOPR0477/GOPR0477_frame_000001_rgb_anon.png", seed=51)
-    return FixtureTree(root, _sorted(samples), labels, domains, extra={"invalid_sample": invalid_name})
+    return FixtureTree(root, _sorted(samples), labels, domains,
+                       extra={"invalid_sample": invalid_name, "labels_ignore": labels_ignore})
 
 
 # -- BDD10k ---------------------------------------------------------------------------------
@@ -158,38 +164,82 @@ def _bdd_entry(name: str, weather: str, timeofday: str) -> dict:
             "timestamp": 10000, "labels": [{"category": "car", "box2d": {"x1": 1, "y1": 2, "x2": 3, "y2": 4}}]}
 
 
-def build_bdd10k(root: Path) -> FixtureTree:
-    names = {"train": ["0a0a0b1a-7c39d841", "0a0b16e2-93f8c456", "0a0c3694-4cc8b0e3"],
-             "val": ["7d06fefd-f7be05a6", "7d128593-0ccfea4c"]}
+def _write_bdd_split(root: Path, image_dir: str, mask_path: Callable[[str, str], str],
+                     stems: dict[str, list[str]]) -> tuple[dict, dict]:
+    """Images and masks of a BDD10k tree; returns (split -> sample names, name -> expected label)."""
     samples: dict[str, list[str]] = {}
-    labels, domains = {}, {}
-    for split, stems in names.items():
-        for i, stem in enumerate(stems):
-            name = f"images/10k/{split}/{stem}.jpg"
+    labels = {}
+    for split, names in stems.items():
+        for i, stem in enumerate(names):
+            name = f"{image_dir}/{split}/{stem}.jpg"
             write_image(root / name, seed=i)
-            write_index_png(root / f"labels/sem_seg/masks/{split}/{stem}.png", bands(BDD_RAW, i))
-            write_image(root / f"labels/sem_seg/colormaps/{split}/{stem}.png", seed=9)  # never read
+            write_index_png(root / mask_path(split, stem), bands(BDD_RAW, i))
             labels[name] = bands(BDD_EXP, i)
             samples.setdefault(split, []).append(name)
-    t0, t1, t2 = (f"{s}.jpg" for s in names["train"])
+    return samples, labels
+
+
+def build_bdd10k(root: Path) -> FixtureTree:
+    """The current BDD10k layout (images/10k, labels/sem_seg/masks), with the known gaps of the
+    release: an image without a mask (bdd100k issue #103, skipped), a 10K train image that only
+    the 100K *val* attribute JSON lists (issue #132), and timeofday `undefined` (no domain)."""
+    names = {"train": ["0a0a0b1a-7c39d841", "0a0b16e2-93f8c456", "0a0c3694-4cc8b0e3", "0a0eaeaf-9ad0a6a9",
+                       "0a0f1cb2-cba6bab9"],
+             "val": ["7d06fefd-f7be05a6", "7d128593-0ccfea4c"]}
+    samples, labels = _write_bdd_split(root, "images/10k", lambda split, stem: f"labels/sem_seg/masks/{split}/{stem}.png",
+                                       names)
+    for split, stems in names.items():
+        for stem in stems:
+            write_image(root / f"labels/sem_seg/colormaps/{split}/{stem}.png", seed=9)  # never read
+    maskless = "images/10k/train/78ac84ba-07bd30c2.jpg"  # in the 10K zip without a mask (issue #103)
+    write_image(root / maskless, seed=4)
+    t0, t1, t2, t3, t4 = (f"{s}.jpg" for s in names["train"])
     v0, _ = (f"{s}.jpg" for s in names["val"])
-    # det_20 names t0 (night beats weather) and t1; v1 JSON names t1 again (det_20 wins) and t2
+    # det_20 names t0 (night beats weather), t1 and t4 (timeofday undefined: no domain); the 2018
+    # train JSON names t1 again (det_20 wins) and t2 (undefined); the 2018 val JSON names v0 and
+    # the 10K *train* image t3 (issue #132)
     (root / "labels/det_20").mkdir(parents=True, exist_ok=True)
     (root / "labels/det_20/det_train.json").write_text(json.dumps(
         [_bdd_entry(t0, "clear", "night"), _bdd_entry(t1, "partly cloudy", "daytime"),
-         _bdd_entry("ffffffff-00000000.jpg", "snowy", "daytime")]))
+         _bdd_entry(t4, "clear", "undefined"), _bdd_entry("ffffffff-00000000.jpg", "snowy", "daytime")]))
     (root / "labels/bdd100k_labels_images_train.json").write_text(json.dumps(
         [_bdd_entry(t1, "rainy", "daytime"), _bdd_entry(t2, "undefined", "undefined")], indent=2))
     (root / "labels/bdd100k_labels_images_val.json").write_text(json.dumps(
-        [_bdd_entry(v0, "foggy", "dawn/dusk")]))
-    domains.update({
+        [_bdd_entry(v0, "foggy", "dawn/dusk"), _bdd_entry(t3, "rainy", "daytime")]))
+    domains = {
         f"images/10k/train/{t0}": "night",
         f"images/10k/train/{t1}": "cloudy",
         f"images/10k/train/{t2}": None,
+        f"images/10k/train/{t3}": "rainy",
+        f"images/10k/train/{t4}": None,
         f"images/10k/val/{v0}": "dawn_dusk",
         f"images/10k/val/{names['val'][1]}.jpg": None,
-    })
+    }
     write_image(root / "images/10k/test/ac517380-00000000.jpg", seed=3)  # unlabelled split
+    return FixtureTree(root, _sorted(samples), labels, domains,
+                       extra={"skipped": {"train": [maskless], "val": []}, "tagged": {"train": (3, 5), "val": (1, 2)}})
+
+
+def build_bdd10k_2018(root: Path) -> FixtureTree:
+    """The original 2018 BDD10k release (`bdd100k_seg.zip` extracted into the root):
+    bdd100k/seg/images/{split}/*.jpg, bdd100k/seg/labels/{split}/*_train_id.png,
+    bdd100k/seg/color_labels/{split}/*_train_color.png; 2018 attribute JSONs in bdd100k/labels."""
+    names = {"train": ["0a0a0b1a-7c39d841", "0a0b16e2-93f8c456"], "val": ["7d2f7975-e0c1c5a7"]}
+    seg = "bdd100k/seg"
+    samples, labels = _write_bdd_split(root, f"{seg}/images", lambda split, stem: f"{seg}/labels/{split}/{stem}_train_id.png",
+                                       names)
+    for split, stems in names.items():
+        for stem in stems:
+            write_image(root / f"{seg}/color_labels/{split}/{stem}_train_color.png", seed=9)  # never read
+    write_image(root / f"{seg}/images/test/ac6d4f42-00000000.jpg", seed=3)  # unlabelled split
+    t0, t1 = (f"{s}.jpg" for s in names["train"])
+    (root / "bdd100k/labels").mkdir(parents=True, exist_ok=True)
+    (root / "bdd100k/labels/bdd100k_labels_images_train.json").write_text(json.dumps(
+        [_bdd_entry(t0, "snowy", "daytime")]))
+    (root / "bdd100k/labels/bdd100k_labels_images_val.json").write_text(json.dumps(
+        [_bdd_entry(t1, "overcast", "dawn/dusk")]))  # a train image in the val JSON (issue #132)
+    domains = {f"{seg}/images/train/{t0}": "snowy", f"{seg}/images/train/{t1}": "dawn_dusk",
+               f"{seg}/images/val/{names['val'][0]}.jpg": None}
     return FixtureTree(root, _sorted(samples), labels, domains)
 
 
@@ -292,22 +342,27 @@ O15_EXP = [0, 8, 13, I, I, 5, 7, I]
 
 
 def build_outside15k(root: Path) -> FixtureTree:
-    lists = {"train": ("training.odgt", "training", ["c_0003", "a_0001", "b_0002"]),
-             "val": ("validation.odgt", "validation", ["v_0001"])}
+    """training.odgt in the OUTSIDE15k authors' form (one JSON array, read with `json.load` by
+    carhartt21/outsideNet dataset.py), validation.odgt in the ADE20K form (one object per line)."""
+    lists = {"train": ("training.odgt", "training", ["c_0003", "a_0001", "b_0002"], "array"),
+             "val": ("validation.odgt", "validation", ["v_0001"], "lines")}
     samples: dict[str, list[str]] = {}
     labels, domains = {}, {}
-    for split, (list_name, folder, stems) in lists.items():
-        lines = []
+    for split, (list_name, folder, stems, form) in lists.items():
+        records = []
         for i, stem in enumerate(stems):  # listed unsorted on purpose
             name = f"images/{folder}/{stem}.jpg"
             segm = f"annotations/{folder}/{stem}.png"
             write_image(root / name, seed=i)
             write_index_png(root / segm, bands(O15_RAW, i))
-            lines.append(json.dumps({"fpath_img": name, "fpath_segm": segm, "width": W, "height": H}))
+            records.append({"fpath_img": name, "fpath_segm": segm, "width": W, "height": H})
             labels[name] = bands(O15_EXP, i)
             samples.setdefault(split, []).append(name)
             domains[name] = None
-        (root / list_name).write_text("\n".join(lines) + "\n")
+        if form == "array":
+            (root / list_name).write_text(json.dumps(records, indent=4))
+        else:
+            (root / list_name).write_text("\n".join(json.dumps(r) for r in records) + "\n")
     return FixtureTree(root, _sorted(samples), labels, domains)
 
 

@@ -180,7 +180,7 @@ def test_two_concurrent_sweeps_never_train_a_spec_twice(store):
     procs = [subprocess.Popen(prove_command("ablation", "--sweep", str(store["sweep"])), env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
     outputs = [p.communicate(timeout=600)[0] for p in procs]
-    assert all(p.returncode == 0 for p in procs), "\n".join(o[-3000:] for o in outputs)
+    assert all(p.returncode == 0 for p in procs), "\n".join(f"[rc {p.returncode}] " + o[-3000:] for p, o in zip(procs, outputs))
     trains = runs_of(store["client"], "train")
     hashes = [r.data.tags["prove.spec_hash"] for r in trains]
     assert len(hashes) == 4 and len(set(hashes)) == 4  # every spec exactly once

@@ -42,7 +42,7 @@ def test_sweep_with_parallel_workers_against_the_tracking_server(tracking_server
     for run in runs:
         by_kind.setdefault(run.data.tags.get("prove.kind"), []).append(run)
     trains, tests, (parent,) = by_kind["train"], by_kind["test"], by_kind["sweep"]
-    assert len({r.data.tags["prove.spec_hash"] for r in trains}) == len(trains) == 4
+    assert len({r.data.tags["prove.spec_hash"] for r in trains}) == len(trains) == 4, (result.stdout + result.stderr)[-6000:]
     assert len(tests) == 4 and parent.data.metrics["sweep/done"] == 4
     for run in trains:  # params and the buffered metrics of each training arrived
         assert run.info.status == "FINISHED"

@@ -7,6 +7,7 @@ class id.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
@@ -87,13 +88,16 @@ def apply_invalid_mask(label: np.ndarray, mask_path: Path | None) -> np.ndarray:
     return out
 
 
-def missing_labels_error(dataset: str, split: str, missing: Iterable[tuple[Path, str]]) -> ProveError:
-    """Error for images of a labelled split whose label file is absent."""
+def missing_labels_error(dataset: str, split: str, missing: Iterable[tuple[Path, str]],
+                         accepted: str | None = None) -> ProveError:
+    """Error for images of a labelled split whose label file is absent; `accepted` says which
+    label files the adapter would have taken (e.g. labelTrainIds or labelIds)."""
     missing = list(missing)
     image, expected = missing[0]
+    also = f"; accepted label files: {accepted}" if accepted else ""
     return ProveError(
         f"dataset {dataset!r} split {split!r}: {len(missing)} image(s) have no label file "
-        f"(e.g. {image} expects {expected}). The labelled splits must be complete; re-extract "
+        f"(e.g. {image} expects {expected}{also}). The labelled splits must be complete; re-extract "
         f"the dataset's ground-truth archive into the same data root."
     )
 
@@ -104,9 +108,11 @@ def first_file(*candidates: Path) -> Path:
 
 
 def labelled_samples(adapter: "DatasetAdapter", split: str,
-                     found: Iterable[tuple[Path, Path, str | None, Path | None]]) -> list[Sample]:
+                     found: Iterable[tuple[Path, Path, str | None, Path | None]],
+                     accepted: str | None = None) -> list[Sample]:
     """Samples of (image, label, domain, invalid-pixel mask) found in a split's layout, sorted
-    by name; images whose label file is absent are an error that lists them."""
+    by name; images whose label file is absent are an error that lists them (and names the
+    `accepted` label files)."""
     samples, missing = [], []
     for image, label, domain, invalid in found:
         if not label.is_file():
@@ -114,5 +120,38 @@ def labelled_samples(adapter: "DatasetAdapter", split: str,
             continue
         samples.append(Sample(adapter.relative_name(image), image, label, domain, invalid))
     if missing:
-        raise missing_labels_error(adapter.name, split, missing)
+        raise missing_labels_error(adapter.name, split, missing, accepted)
     return sorted(samples, key=lambda s: s.name)
+
+
+def require_images(samples: list[Sample], dataset: str, split: str, where: str, layout: str) -> list[Sample]:
+    """`samples` unless empty; then a `ProveError` naming where images were looked for and how
+    they must be named (instead of the generic "no images found for split")."""
+    if not samples:
+        raise ProveError(
+            f"dataset {dataset!r} split {split!r}: no images found: expected {where}. Expected "
+            f"layout under the data root:\n{layout}"
+        )
+    return samples
+
+
+# -- adapter options --------------------------------------------------------------------------
+# An adapter option that changes what a label means (ACDC's invalid pixels, Mapillary's label
+# version) is a constructor keyword, else an environment variable, else its default, and the
+# adapter reports the effective values with `settings() -> dict[str, str]`, so that a run can
+# log them as params (prove/data/base.py does not know about options).
+def choose_option(dataset: str, option: str, value: str | None, env_var: str, accepted: tuple[str, ...]) -> str:
+    """The option's value: `value` if given, else `$env_var`, else `accepted[0]` (the default).
+    Anything outside `accepted` is a `ProveError` naming the value, where it came from and the
+    accepted values."""
+    source = f"{option}="
+    if value is None and os.environ.get(env_var):
+        value, source = os.environ[env_var], f"{env_var}="
+    if value is None:
+        return accepted[0]
+    chosen = str(value).strip().lower()
+    if chosen not in accepted:
+        raise ProveError(
+            f"dataset {dataset!r}: {source}{value!r} is not accepted; accepted: {', '.join(accepted)}"
+        )
+    return chosen

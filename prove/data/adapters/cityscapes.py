@@ -23,6 +23,7 @@ from prove.data.adapters._common import (
     map_ids,
     read_index_png,
     require_dir,
+    require_images,
     sorted_dirs,
     sorted_files,
 )
@@ -97,18 +98,18 @@ class Cityscapes(DatasetAdapter):
     def list_samples(self, split: str) -> list[Sample]:
         images_root = require_dir(self.root / "leftImg8bit", self.name, LAYOUT)
         labels_root = require_dir(self.root / "gtFine", self.name, LAYOUT)
-        split_dir = images_root / split
-        if not split_dir.is_dir():
-            return []
+        split_dir = require_dir(images_root / split, self.name, LAYOUT)
+
         def found():
             for city in sorted_dirs(split_dir):
                 gt_dir = labels_root / split / city.name
                 for image in sorted_files(city, f"*{IMAGE_SUFFIX}"):
                     stem = image.name[: -len(IMAGE_SUFFIX)]
-                    yield image, first_file(gt_dir / f"{stem}{TRAIN_ID_SUFFIX}", gt_dir / f"{stem}{LABEL_ID_SUFFIX}"), \
-                        None, None
+                    label = first_file(gt_dir / f"{stem}{TRAIN_ID_SUFFIX}", gt_dir / f"{stem}{LABEL_ID_SUFFIX}")
+                    yield image, label, None, None
 
-        return labelled_samples(self, split, found())
+        samples = labelled_samples(self, split, found(), accepted=f"*{TRAIN_ID_SUFFIX} or *{LABEL_ID_SUFFIX}")
+        return require_images(samples, self.name, split, f"{split_dir}/{{city}}/*{IMAGE_SUFFIX}", LAYOUT)
 
     def load_label(self, sample: Sample) -> np.ndarray:
         assert sample.label is not None

@@ -7,12 +7,16 @@
 The condition is the folder: FOG -> foggy, RAIN -> rainy, LOWLIGHT -> night, SNOW -> snowy.
 
 Labels are IDD polygon JSONs, `{imgHeight, imgWidth, objects: [{label, polygon, deleted?}]}`,
-rasterised here exactly like the IDD toolkit's `createLabelImage` (AutoNUE public-code,
-preperation/json2labelImg.py) with encoding `csTrainId`: background = csTrainId of
-`unlabeled` (255); objects drawn in file order, later ones on top; `deleted` objects and
-polygons with < 3 points skipped; a label ending in `group` that is not itself known loses the
-suffix (`cargroup` -> `car`); unknown labels are skipped (warned once per label). Filling uses
-`cv2.fillPoly` on vertices rounded to the nearest pixel.
+rasterised here exactly like the IDD toolkit's `createLabelImage` (AutoNUE/public-code,
+preperation/json2labelImg.py, reading the JSON with helpers/annotation.py) with encoding
+`csTrainId`: a Pillow "L" image filled with the csTrainId of `unlabeled` (255); objects in
+file order, later ones on top; objects with a truthy `deleted` and polygons with fewer than 3
+points skipped; a label that is not in the table but ends with `group` loses the suffix
+(`cargroup` -> `car`); a label still unknown is skipped (the toolkit prints "Label ... not
+known" and goes on; here one warning per label and process); each polygon filled with
+`PIL.ImageDraw.Draw.polygon(points, fill=csTrainId)` on the JSON's vertices as they are
+(floats, no rounding), which is what decides the boundary pixels. Labels are matched as
+written (no case folding or trimming), as the toolkit does.
 
 Already-rasterised labels: if `gtSeg/{seq}/{frame}_labelcsTrainIds.png` exists (the IDD
 toolkit's naming for `--id-type csTrainId`, values already Cityscapes train ids), it wins over
@@ -28,8 +32,8 @@ import json
 import warnings
 from pathlib import Path
 
-import cv2
 import numpy as np
+from PIL import Image, ImageDraw
 
 from prove.data.adapters._common import (
     TRAIN_ID_PASSTHROUGH,
@@ -37,6 +41,7 @@ from prove.data.adapters._common import (
     map_ids,
     read_index_png,
     require_dir,
+    require_images,
     sorted_dirs,
 )
 from prove.data.base import DATASETS, DatasetAdapter, Sample
@@ -104,48 +109,70 @@ LAYOUT = (
 
 
 def resolve_label_name(label: str) -> str | None:
-    """The IDD table name for a polygon label, following the toolkit's 'group' rule."""
-    name = label.strip()
-    if name in NAME_TO_CS_TRAIN_ID:
-        return name
-    if name.endswith("group") and name[: -len("group")] in NAME_TO_CS_TRAIN_ID:
-        return name[: -len("group")]
-    lowered = name.lower().replace("_", " ")
-    if lowered in NAME_TO_CS_TRAIN_ID:
-        return lowered
-    return None
+    """The IDD table name for a polygon label, following the toolkit's 'group' rule
+    (createLabelImage: strip `group` from a label that is not in `name2label`)."""
+    if label not in NAME_TO_CS_TRAIN_ID and label.endswith("group"):
+        label = label[: -len("group")]
+    return label if label in NAME_TO_CS_TRAIN_ID else None
 
 
-def rasterize_idd_json(path: Path) -> np.ndarray:
-    """(H, W) uint8 Cityscapes train-id map of an IDD polygon JSON."""
+def read_idd_json(path: Path) -> tuple[int, int, list[dict]]:
+    """(height, width, objects) of an IDD polygon JSON, as helpers/annotation.py reads it."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         height, width = int(data["imgHeight"]), int(data["imgWidth"])
-        objects = data["objects"]
+        objects = list(data["objects"])
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ProveError(f"{path}: not an IDD polygon JSON ({err})") from None
-    label = np.full((height, width), BACKGROUND, dtype=np.uint8)
+    return height, width, objects
+
+
+def _polygon(obj: dict, path: Path, index: int) -> list[tuple]:
+    """The object's vertices as (x, y) pairs exactly as stored, floats unrounded (annotation.py:
+    `Point(p[0], p[1])`)."""
+    if not isinstance(obj, dict):
+        raise ProveError(f"{path}: object {index} is not a JSON object with 'label' and 'polygon'")
+    try:
+        return [(p[0], p[1]) for p in obj.get("polygon") or []]
+    except (TypeError, IndexError, KeyError):
+        raise ProveError(f"{path}: object {index} ({obj.get('label')!r}) has a malformed polygon; "
+                         f"expected a list of [x, y] points") from None
+
+
+def rasterize_idd_json(path: Path) -> np.ndarray:
+    """(H, W) uint8 Cityscapes train-id map of an IDD polygon JSON, drawn as the IDD toolkit
+    draws it (see the module docstring)."""
+    height, width, objects = read_idd_json(path)
+    image = Image.new("L", (width, height), BACKGROUND)
+    drawer = ImageDraw.Draw(image)
     unknown: set[str] = set()
-    for obj in objects:
-        if obj.get("deleted"):
+    for index, obj in enumerate(objects):
+        polygon = _polygon(obj, path, index)
+        if obj.get("deleted") or len(polygon) < 3:
             continue
-        polygon = obj.get("polygon") or []
-        if len(polygon) < 3:
-            continue
-        name = resolve_label_name(str(obj.get("label", "")))
+        label = str(obj.get("label", ""))
+        name = resolve_label_name(label)
         if name is None:
-            unknown.add(str(obj.get("label")))
+            unknown.add(label)
             continue
-        points = np.rint(np.asarray(polygon, dtype=np.float64)).astype(np.int32).reshape(-1, 1, 2)
-        cv2.fillPoly(label, [points], int(NAME_TO_CS_TRAIN_ID[name]))
-    new = unknown - _WARNED
+        # (the toolkit also skips labels with a negative id; no IDD label has one)
+        try:
+            drawer.polygon(polygon, fill=NAME_TO_CS_TRAIN_ID[name])
+        except (TypeError, ValueError) as err:
+            raise ProveError(f"{path}: object {index} ({label!r}) cannot be drawn: {err}; expected "
+                             f"[x, y] points with numeric coordinates") from None
+    _warn_unknown(path, unknown)
+    return np.array(image, dtype=np.uint8)
+
+
+def _warn_unknown(path: Path, labels: set[str]) -> None:
+    new = labels - _WARNED
     if new:
         _WARNED.update(new)
         warnings.warn(
             f"{path}: unknown IDD label(s) skipped (reported once per process): {', '.join(sorted(new))}",
-            stacklevel=2,
+            stacklevel=3,
         )
-    return label
 
 
 @DATASETS.declare
@@ -169,6 +196,7 @@ class IDDAW(DatasetAdapter):
                 f"dataset {self.name!r}: {split_dir} has none of the condition folders "
                 f"{', '.join(CONDITIONS)}. Expected layout under the data root:\n{LAYOUT}"
             )
+
         def found():
             for cond_dir in conditions:
                 rgb_root = require_dir(cond_dir / "rgb", self.name, LAYOUT)
@@ -184,7 +212,7 @@ class IDDAW(DatasetAdapter):
                         polygons = gt_root / seq.name / f"{frame}{JSON_SUFFIX}"
                         yield image, raster if raster.is_file() else polygons, domain, None
 
-        samples = labelled_samples(self, split, found())
+        samples = labelled_samples(self, split, found(), accepted=f"*{JSON_SUFFIX} or *{RASTER_SUFFIX} in gtSeg/{{seq}}")
         if not samples:
             others = [p for c in conditions for p in (c / "rgb").glob("*/*") if p.is_file()]
             if others:
@@ -193,7 +221,8 @@ class IDDAW(DatasetAdapter):
                     f"(e.g. {others[0]}) but none named *_rgb.png. Expected layout under the "
                     f"data root:\n{LAYOUT}"
                 )
-        return samples
+        where = " and ".join(f"{c / 'rgb'}/{{seq}}/*{IMAGE_SUFFIXES[0]}" for c in conditions)
+        return require_images(samples, self.name, split, where, LAYOUT)
 
     def load_label(self, sample: Sample) -> np.ndarray:
         assert sample.label is not None

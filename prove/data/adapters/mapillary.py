@@ -8,17 +8,23 @@ layout `{training,validation}/labels/{key}.png` is accepted when `v1.2/labels` i
 66 classes). Labels are read as the stored palette *index* (never the RGB colour) and mapped
 to the 19 Cityscapes train ids by class name:
 
-* v1.2 (66 classes): the standard Mapillary -> Cityscapes mapping used in domain adaptation /
-  generalisation work, e.g. HRDA / MIC `tools/convert_datasets/mapillary.py` (L. Hoyer, ETH
-  Zurich): road = road + lane marking (general) + manhole; sidewalk = sidewalk + curb;
-  pole = pole + utility pole; rider = bicyclist + motorcyclist + other rider; train = on rails;
-  traffic sign = traffic sign (front); everything else -> 255.
-* v2.0 (124 classes): the same mapping carried over by name. Classes that v2.0 split out of a
-  mapped v1.2 class inherit its target (the lane-marking subclasses of `marking--general` ->
-  road, the traffic-light subtypes -> traffic light, front-facing traffic-sign subtypes ->
-  traffic sign); `person-group` -> person and `garage` -> building follow the Cityscapes class
-  definitions (persongroup is rasterised as person; garages are buildings). Crosswalk zebra,
-  sign backs, pole/vehicle groups, sand, snow, etc. stay 255 exactly as in v1.2.
+* v1.2 (66 classes) follows the standard mapping: the Mapillary -> Cityscapes table used in
+  domain adaptation / generalisation work, e.g. HRDA / MIC `tools/convert_datasets/mapillary.py`
+  (L. Hoyer, ETH Zurich), verbatim: road = road + lane marking (general) + manhole; sidewalk =
+  sidewalk + curb; pole = pole + utility pole; rider = bicyclist + motorcyclist + other rider;
+  train = on rails; traffic sign = traffic sign (front); everything else -> 255.
+* v2.0 (124 classes) is prove's own table: no standard v2.0 -> Cityscapes-19 mapping was
+  found, so numbers on v2.0 are comparable only with other prove runs. It carries the v1.2
+  mapping over by name. Classes that v2.0 split out of a mapped v1.2 class inherit its target
+  (the lane-marking subclasses of `marking--general` -> road, the traffic-light subtypes ->
+  traffic light, front-facing traffic-sign subtypes -> traffic sign); `garage` -> building
+  (garages are buildings in the Cityscapes class definitions). Group classes follow the
+  Cityscapes group rule (cityscapesScripts `preparation/json2labelImg.py`: a label that is not
+  in `helpers/labels.py` but ends in `group` is drawn as its base class, so `cargroup` -> car,
+  `persongroup` -> person, `ridergroup` -> rider, `bicyclegroup` -> bicycle; `polegroup` is a
+  label of its own there, trainId 255): `person-group` -> person, `vehicle-group` -> car (a
+  Cityscapes `cargroup`), `pole-group` -> 255. Crosswalk zebra, sign backs, sand, snow, etc.
+  stay 255 exactly as in v1.2.
 
 Class lists: Mapillary Vistas `config_v1.2.json` / `config_v2.0.json` (label `name`s in id
 order; also mmsegmentation `MapillaryDataset_v1` / `MapillaryDataset_v2`). Mapillary has no
@@ -39,6 +45,7 @@ from prove.data.adapters._common import (
     map_ids,
     read_index_png,
     require_dir,
+    require_images,
     sorted_files,
 )
 from prove.data.base import DATASETS, DatasetAdapter, Sample
@@ -159,7 +166,18 @@ _V20_GENERAL_MARKINGS = tuple(
     n for n in V20_CLASSES if n.startswith(("marking--", "marking-only--")) and "crosswalk" not in n
 )
 
-# v2.0 class name -> Cityscapes class: the v1.2 mapping carried over by name (see docstring).
+# The Cityscapes group rule (cityscapesScripts preparation/json2labelImg.py with
+# helpers/labels.py): a label that is not in the table but ends in `group` is drawn as its base
+# class (cargroup -> car, persongroup -> person); `polegroup` is a Cityscapes label of its own
+# (trainId 255), so pole groups stay ignored.
+V20_GROUPS: dict[str, str | None] = {
+    "human--person--person-group": "person",  # Cityscapes persongroup -> person
+    "object--vehicle--vehicle-group": "car",  # Cityscapes cargroup -> car
+    "object--support--pole-group": None,  # Cityscapes polegroup: trainId 255
+}
+
+# v2.0 class name -> Cityscapes class: prove's own table, the v1.2 mapping carried over by name
+# plus the group rule above (see docstring).
 V20_TO_CITYSCAPES: dict[str, str] = {
     "construction--flat--road": "road",
     "object--manhole": "road",
@@ -186,7 +204,7 @@ V20_TO_CITYSCAPES: dict[str, str] = {
     "nature--terrain": "terrain",
     "nature--sky": "sky",
     "human--person--individual": "person",
-    "human--person--person-group": "person",
+    **{n: target for n, target in V20_GROUPS.items() if target is not None},
     "human--rider--bicyclist": "rider",
     "human--rider--motorcyclist": "rider",
     "human--rider--other-rider": "rider",
@@ -254,16 +272,18 @@ class MapillaryVistas(DatasetAdapter):
             return base / "labels"  # v1.1-style layout, same 66 classes
         return require_dir(versioned, self.name, LAYOUT)
 
+    def settings(self) -> dict[str, str]:
+        """The options that change what a label means, for the run to log as params."""
+        return {"version": self.version}
+
     def list_samples(self, split: str) -> list[Sample]:
-        split_root = self.root / SPLIT_DIRS[split]
-        if not split_root.is_dir():
-            if not any((self.root / d).is_dir() for d in SPLIT_DIRS.values()):
-                require_dir(split_root, self.name, LAYOUT)
-            return []
+        split_root = require_dir(self.root / SPLIT_DIRS[split], self.name, LAYOUT)
         images = require_dir(split_root / "images", self.name, LAYOUT)
         labels = self.labels_dir(split)
-        return labelled_samples(self, split, ((image, labels / f"{image.stem}.png", None, None)
-                                              for image in sorted_files(images, "*.jpg")))
+        samples = labelled_samples(self, split, ((image, labels / f"{image.stem}.png", None, None)
+                                                 for image in sorted_files(images, "*.jpg")),
+                                   accepted=f"{{key}}.png in {labels} (label version {self.version})")
+        return require_images(samples, self.name, split, f"{images}/*.jpg", LAYOUT)
 
     def load_label(self, sample: Sample) -> np.ndarray:
         assert sample.label is not None

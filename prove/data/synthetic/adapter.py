@@ -32,6 +32,7 @@ class WeatherBench(DatasetAdapter):
     aliases = ("weatherbench", "embedded", "default")
     title = "embedded weather benchmark"
     domains_from = "generated per domain"
+    embedded = True
     splits = SPLITS
     has_domains = True
     scale = DEFAULT_SIZE  # (W, H): the images' own size
