@@ -118,8 +118,8 @@ def test_one_declaration_reaches_every_consumer(tmp_path):
     assert planned.returncode == 0, planned.stderr[-2000:]
     assert "s1/weather_bench/contrib_net/std_contrib" in planned.stdout and "blocked 1" in planned.stdout
     assert prove("train", "--strategy", "std_contrb", "--model", "contrib_net").returncode == 2  # typos still fail
-    stage1 = prove("ablation", "--preset", "stage1", "--dry-run", "--plan-csv", str(tmp_path / "plan.csv"))
-    assert stage1.returncode == 0 and "std_contrib" in (tmp_path / "plan.csv").read_text()
+    every = prove("ablation", "--preset", "all-strategies", "--dry-run", "--plan-csv", str(tmp_path / "plan.csv"))
+    assert every.returncode == 0 and "std_contrib" in (tmp_path / "plan.csv").read_text()
 
     for kind, name in (("strategies", "std_contrib"), ("generators", "contrib_gan"), ("models", "contrib_net")):
         assert name in prove("list", kind, "--format", "markdown").stdout  # the docs tables' generator

@@ -6,8 +6,8 @@ sweep a study runs is the plan its coverage is checked against. Everything is va
 named in the error.
 
     name: night-fog
-    grid:                          # every combination of these train options ...
-      strategy: [baseline, std_autoaugment, gen_physics_fog]
+    grid:                          # every combination of these train options (a list of such
+      strategy: [baseline, std_autoaugment, gen_physics_fog]   # mappings: the union of their grids)
       seed: [0, 1]
     fixed: {stage: s1, dataset: weather_bench, model: fcn_r18-tiny, max_iters: 300}
     exclude:                       # ... minus combinations matching every field of an entry
@@ -16,7 +16,7 @@ named in the error.
       "{generator}": [/shared/generated/{generator}/manifest.csv, /shared/generated/{generator}/{dataset}/manifest.csv]
     tests:                         # test sets of every training (default: its own dataset)
       - {dataset: same}
-      - {dataset: acdc, split: val}
+      - {dataset: acdc, split: val, stage: cg}   # `stage`: only for the trainings of that stage
     checkpoint: last               # or all: test every checkpoint
     resources: {gpus: 1, cpus: 8, mem_gb: 32, time_min: 720, partition: gpu}
     extend: 1                      # 3: continue each finished grid training to 3x its iterations
@@ -50,9 +50,13 @@ DEFAULT_EXTEND = 1
 class TestSet:
     dataset: str = SAME
     split: str = ""  # "" = the dataset's test split where it has one, else val (as prove test)
+    stage: str = ""  # "" = every training; else only the trainings of this stage (CG's ACDC test)
 
     def resolve(self, spec: TrainSpec) -> tuple[str, str]:
         return (spec.dataset if self.dataset == SAME else self.dataset), self.split
+
+    def applies(self, spec: TrainSpec) -> bool:
+        return not self.stage or self.stage == spec.stage
 
 
 @dataclass(frozen=True)
@@ -60,18 +64,20 @@ class SweepItem:
     """One training of the sweep: its spec (None when blocked), its tests, or why it is blocked."""
 
     combination: tuple[tuple[str, Any], ...]
-    spec: TrainSpec | None
+    spec: TrainSpec | None  # None when blocked
     blocked: str = ""
+    planned: TrainSpec | None = None  # the spec a blocked combination would have (when it has one)
 
     @property
     def label(self) -> str:
-        return self.spec.run_name if self.spec else ", ".join(f"{k}={v}" for k, v in self.combination)
+        spec = self.spec or self.planned
+        return spec.run_name if spec else ", ".join(f"{k}={v}" for k, v in self.combination)
 
 
 @dataclass(frozen=True)
 class Sweep:
     name: str
-    grid: Mapping[str, list]
+    grid: tuple[Mapping[str, list], ...]  # one or more grids; the sweep is the union of their combinations
     fixed: Mapping[str, Any] = field(default_factory=dict)
     exclude: tuple[Mapping[str, Any], ...] = ()
     manifests: Mapping[str, str | list[str]] = field(default_factory=dict)
@@ -83,8 +89,7 @@ class Sweep:
     def items(self) -> list[SweepItem]:
         """Every non-excluded combination, in grid order, deduplicated by spec hash."""
         out, seen = [], set()
-        for values in itertools.product(*self.grid.values()):
-            combo = dict(zip(self.grid, values))
+        for combo in self.combinations():
             if any(all(_same(combo.get(k, self.fixed.get(k)), v) for k, v in ex.items()) for ex in self.exclude):
                 continue
             raw = {**self.fixed, **combo}
@@ -96,18 +101,51 @@ class Sweep:
             except ProveError as exc:
                 if "manifest" not in str(exc):
                     raise ProveError(f"sweep {self.name!r}, combination {combo}: {exc}") from None
-                out.append(SweepItem(tuple(combo.items()), None, str(exc)))
+                out.append(SweepItem(tuple(combo.items()), None, str(exc), _planned(raw, self.extend)))
                 continue
-            if spec.spec_hash() not in seen:
-                seen.add(spec.spec_hash())
-                out.append(SweepItem(tuple(combo.items()), spec))
+            if spec.spec_hash() in seen:
+                continue
+            seen.add(spec.spec_hash())
+            missing = self.unavailable_here(spec)
+            out.append(SweepItem(tuple(combo.items()), None if missing else spec, missing, spec))
         return out
+
+    def combinations(self) -> list[dict]:
+        """Every combination of every grid, in grid order."""
+        return [dict(zip(grid, values)) for grid in self.grid for values in itertools.product(*grid.values())]
+
+    def tests_of(self, spec: TrainSpec) -> list[TestSet]:
+        return [t for t in self.tests if t.applies(spec)]
+
+    def unavailable_here(self, spec: TrainSpec) -> str:
+        """Why `spec` cannot run on this machine (its model's packages, its data roots), or ''."""
+        from prove.data import DATASETS
+        from prove.data.base import resolve_root
+        from prove.models import get_model_card
+
+        missing = get_model_card(spec.model).missing_requirements()
+        if missing:
+            from prove.models import REQUIREMENT_HINTS
+
+            return f"model {spec.model} needs {'; '.join(REQUIREMENT_HINTS[m] for m in missing)}"
+        wanted = [(spec.dataset, spec.data_root)] + [(t.dataset, "") for t in self.tests_of(spec) if t.dataset != SAME]
+        for dataset, root in wanted:
+            adapter = DATASETS.get(dataset)
+            if adapter.embedded:
+                continue
+            try:
+                resolve_root(adapter, root or None)
+            except ProveError as exc:
+                return str(exc)
+        return ""
 
     def to_mapping(self) -> dict:
         """The YAML form (what `from_mapping` reads): logged with a sweep, written with a demo."""
-        return dict(name=self.name, grid={k: list(v) for k, v in self.grid.items()}, fixed=dict(self.fixed),
+        grids = [{k: list(v) for k, v in g.items()} for g in self.grid]
+        return dict(name=self.name, grid=grids[0] if len(grids) == 1 else grids, fixed=dict(self.fixed),
                     exclude=[dict(e) for e in self.exclude], manifests=dict(self.manifests),
-                    tests=[dict(dataset=t.dataset, split=t.split) for t in self.tests],
+                    tests=[{k: v for k, v in dict(dataset=t.dataset, split=t.split, stage=t.stage).items()
+                            if v or k == "dataset"} for t in self.tests],
                     checkpoint=self.checkpoint, resources=dict(self.resources), extend=self.extend)
 
     def specs(self) -> list[TrainSpec]:
@@ -122,8 +160,9 @@ class Sweep:
         from prove.strategies import parse_strategy
 
         strategy = parse_strategy(str(raw.get("strategy", "baseline")))
-        if not strategy.uses_generated or get_generator(strategy.generator).offline:
+        if not strategy.uses_generated:
             return raw
+        offline = get_generator(strategy.generator).offline  # its own images where the users' are not here
         templates = self.manifests.get(strategy.generator) or self.manifests.get("{generator}")
         if not templates:
             return raw
@@ -134,10 +173,20 @@ class Sweep:
         for template in [templates] if isinstance(templates, str) else templates:
             path = Path(os.path.expandvars(_fill(template, strategy.generator, dataset))).expanduser()
             if path.is_file():
-                if dataset not in manifest_datasets(path):  # one manifest per method, several datasets
+                if dataset in manifest_datasets(path):  # one manifest per method, several datasets
+                    return {**raw, "manifest": str(path)}
+                if not offline:
                     raise ProveError(f"manifest {path} of {strategy.generator} has no rows of dataset {dataset!r}")
-                return {**raw, "manifest": str(path)}
         return raw
+
+
+def _planned(raw: dict, extend: int) -> TrainSpec | None:
+    """The spec a combination blocked for its images would have (the plan CSV lists its fields)."""
+    try:
+        spec = TrainSpec.create(True, **raw)
+    except ProveError:
+        return None
+    return TrainSpec.create(True, **{**raw, "max_iters": spec.max_iters * extend}) if extend > 1 else spec
 
 
 def _fill(template: str, generator: str, dataset: str) -> str:
@@ -188,22 +237,24 @@ def from_mapping(data: Any, source: str) -> Sweep:
     unknown = sorted(set(data) - set(SWEEP_KEYS))
     if unknown:
         _fail(source, f"unknown keys {unknown}; accepted: {', '.join(SWEEP_KEYS)}")
-    grid = data.get("grid") or {}
-    if not isinstance(grid, dict) or not grid:
-        _fail(source, "needs a non-empty 'grid': train option -> list of values")
+    grids = data.get("grid") or {}
+    grids = [grids] if isinstance(grids, dict) else grids
+    if not isinstance(grids, list) or not grids or not all(isinstance(g, dict) and g for g in grids):
+        _fail(source, "needs a non-empty 'grid': train option -> list of values (or a list of such mappings)")
     train_options = set(TrainSpec.__dataclass_fields__)
-    for name, values in grid.items():
-        if name not in train_options:
-            _fail(source, f"grid axis {name!r} is not a train option; accepted: {', '.join(sorted(train_options))}")
-        if not isinstance(values, list) or not values:
-            _fail(source, f"grid axis {name!r} must be a non-empty list, got {values!r}")
+    for grid in grids:
+        for name, values in grid.items():
+            if name not in train_options:
+                _fail(source, f"grid axis {name!r} is not a train option; accepted: {', '.join(sorted(train_options))}")
+            if not isinstance(values, list) or not values:
+                _fail(source, f"grid axis {name!r} must be a non-empty list, got {values!r}")
     fixed = data.get("fixed") or {}
     if not isinstance(fixed, dict):
         _fail(source, "'fixed' must be a mapping of train option -> value")
     bad = sorted(set(fixed) - train_options)
     if bad:
         _fail(source, f"fixed options {bad} are not train options")
-    both = sorted(set(fixed) & set(grid))
+    both = sorted(set(fixed) & {k for g in grids for k in g})
     if both:
         _fail(source, f"options {both} are in both grid and fixed; put each in one place")
     exclude = data.get("exclude") or []
@@ -225,14 +276,19 @@ def from_mapping(data: Any, source: str) -> Sweep:
         _fail(source, "'tests' must be a list of {dataset, split} mappings")
     test_sets = []
     for t in tests:
-        if not isinstance(t, dict) or not set(t) <= {"dataset", "split"}:
-            _fail(source, f"test set {t!r}: expected keys dataset and (optional) split")
+        if not isinstance(t, dict) or not set(t) <= {"dataset", "split", "stage"}:
+            _fail(source, f"test set {t!r}: expected keys dataset and (optional) split and stage")
         dataset = str(t.get("dataset", SAME))
         if dataset != SAME:
             from prove.data import DATASETS
 
             dataset = DATASETS.canonical(dataset)
-        test_sets.append(TestSet(dataset, str(t.get("split") or "")))
+        stage = ""
+        if t.get("stage"):
+            from prove.spec import stage_of
+
+            stage = stage_of(t["stage"]).name
+        test_sets.append(TestSet(dataset, str(t.get("split") or ""), stage))
     checkpoint = str(data.get("checkpoint", DEFAULT_CHECKPOINT))
     if checkpoint not in CHECKPOINTS:
         _fail(source, f"checkpoint {checkpoint!r}; accepted: {', '.join(CHECKPOINTS)}")
@@ -247,7 +303,7 @@ def from_mapping(data: Any, source: str) -> Sweep:
     extend = data.get("extend", DEFAULT_EXTEND)
     if not isinstance(extend, int) or isinstance(extend, bool) or extend < 1:
         _fail(source, f"extend {extend!r} must be a whole number >= 1 (e.g. 3: continue each training to 3x)")
-    sweep = Sweep(str(data.get("name") or Path(source).stem), grid, fixed, tuple(exclude), manifests,
+    sweep = Sweep(str(data.get("name") or Path(source).stem), tuple(grids), fixed, tuple(exclude), manifests,
                   tuple(test_sets), checkpoint, resources, extend)
     sweep.items()  # every combination validated now
     return sweep

@@ -28,7 +28,10 @@ from prove.sweeps.definition import Sweep, SweepItem
 from prove.tracking import client, schema
 
 STATUSES = ("done", "to_test", "to_train", "resumable", "running", "blocked")
-STATUS_COLUMNS = ("run_name", "spec_hash", "status", "train_run_id", "missing_tests", "reason")
+# the spec fields beside the status make the table the users' training/testing tracker (--plan-csv)
+SPEC_FIELDS = ("stage", "dataset", "model", "strategy", "ratio", "aux_loss", "main_loss", "pretrained", "max_iters",
+               "batch_size", "seed", "lr", "crop_size", "manifest", "continue_from")
+STATUS_COLUMNS = ("run_name", "spec_hash", "status", "train_run_id", "missing_tests", "reason", *SPEC_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ def test_keys(sweep: Sweep, item: SweepItem) -> list[tuple[str, str]]:
     from prove.data.base import default_test_split, read_split_csv
 
     keys = []
-    for test_set in sweep.tests:
+    for test_set in sweep.tests_of(item.spec):
         dataset, split = test_set.resolve(item.spec)
         if not split:
             splits = DATASETS.get(dataset).splits
@@ -84,8 +87,10 @@ def test_keys(sweep: Sweep, item: SweepItem) -> list[tuple[str, str]]:
 
 
 def status_of(sweep: Sweep, item: SweepItem, runs: list[KnownRun], claimed: bool, parent_done: bool = True) -> dict:
-    row = dict(run_name=item.label, spec_hash=item.spec.spec_hash() if item.spec else "", status="", train_run_id="",
-               missing_tests="", reason=item.blocked)
+    spec = item.spec or item.planned
+    fields = {f: getattr(spec, f) for f in SPEC_FIELDS} if spec else dict(item.combination)
+    row = dict(run_name=spec.run_name if spec else item.label, spec_hash=item.spec.spec_hash() if item.spec else "",
+               status="", train_run_id="", missing_tests="", reason=item.blocked, **fields)
     if item.spec is None:
         return dict(row, status="blocked")
     if not runs and not parent_done:  # extended training: the run to continue is not finished yet

@@ -125,6 +125,17 @@ class GracefulStopHook(Hook):
         self._previous.clear()
 
 
+def total_loss(outputs: dict) -> float:
+    """The training loss of a step: MMEngine's `loss` (the sum it back-propagates) when present,
+    else the sum of the parts (`decode.loss_ce`, ...). Never both: that counts every part twice."""
+    def value(v) -> float:
+        return v.item() if hasattr(v, "item") else float(v)
+
+    if "loss" in outputs:
+        return value(outputs["loss"])
+    return sum(value(v) for k, v in outputs.items() if "loss" in k)
+
+
 @HOOKS.register_module()
 class ProgressHook(Hook):
     """One line every few seconds: iteration, losses, learning rate, speed and ETA."""
@@ -152,7 +163,7 @@ class ProgressHook(Hook):
         measured = done - self._start_iter
         rate = measured / (now - self._start) if now > self._start else 0.0
         eta = remaining_seconds(now - self._start, measured, measured + self.max_iters - done)
-        loss = sum(v.item() if hasattr(v, "item") else float(v) for k, v in (outputs or {}).items() if "loss" in k)
+        loss = total_loss(outputs or {})
         lr = runner.optim_wrapper.get_lr()["lr"][0]
         import click
 

@@ -28,6 +28,9 @@ from prove.spec import STAGES, Stage, TrainSpec, protocol_of
 from prove.strategies import Strategy, parse_strategy
 
 MAX_WARMUP = 1000
+# MMEngine's LinearLR over a single iteration never raises the LR (it is inactive at its own
+# end step), so a warm-up shorter than this is no warm-up: the LR starts at its target.
+MIN_WARMUP = 2
 GENERATION_SEED = 0  # generated sets are data, shared by every training seed
 
 
@@ -117,10 +120,16 @@ def resolve(spec: TrainSpec, cuda: bool = False, data: DataPlan | None = None,
     return ResolvedTraining(
         spec=spec, spec_hash=spec.spec_hash(), stage=stage, strategy=strategy, card=card, recipe=recipe, data=data,
         crop=spec.crop_hw, scale=tuple(adapter_cls.scale), lr=lr,
-        warmup_iters=min(MAX_WARMUP, spec.max_iters // 10),
+        warmup_iters=warmup_iters(spec.max_iters),
         checkpoint_interval=spec.checkpoint_interval or auto_interval,
         eval_interval=spec.eval_interval or spec.checkpoint_interval or auto_interval, precision=precision,
         protocol=protocol.name)
+
+
+def warmup_iters(max_iters: int) -> int:
+    """Linear warm-up over a tenth of the training, at most 1000 iterations, at least 2 (or none)."""
+    warm = min(MAX_WARMUP, max_iters // 10)
+    return warm if warm >= MIN_WARMUP else 0
 
 
 def fetch_pretrained(model: str, url: str | None) -> None:

@@ -16,7 +16,7 @@ from prove.settings import stale_after_s
 from prove.tracking import claims, client, schema
 from prove.cli import cli
 from prove.errors import ProveError
-from prove.sweeps.presets import PRESETS, STUDY_DATASETS, STUDY_MODELS, all_strategies
+from prove.sweeps.presets import PRESETS, every_strategy as all_strategies
 from prove.sweeps.definition import from_mapping, load_sweep
 from prove.sweeps.status import counts, status_table as plan
 from tests.data.fixtures import build_acdc
@@ -85,18 +85,89 @@ def test_grid_exclude_and_dedup():
     assert sorted((s.strategy, s.seed) for s in specs) == [("baseline", 0), ("baseline", 1), ("std_minimal", 0)]
 
 
-def test_presets_cover_the_registries():
-    strategies = all_strategies()
-    assert "baseline" in strategies and "gen_random_noise" not in strategies
-    stage1 = PRESETS.get("stage1").sweep().items()
-    assert len(stage1) == len(strategies) * len(STUDY_DATASETS) * len(STUDY_MODELS)
-    blocked = [i for i in stage1 if i.spec is None]
-    assert blocked and all("manifest" in i.blocked for i in blocked)  # external generators without images here
+def grid_of(name: str) -> list[dict]:
+    """The planned trainings of a preset, as the spec values that define them."""
+    from prove.sweeps.status import SPEC_FIELDS
+
+    items = PRESETS.get(name).sweep().items()
+    return [{f: getattr(i.spec or i.planned, f) for f in SPEC_FIELDS} for i in items]
+
+
+def axis(rows: list[dict], field: str) -> set:
+    return {r[field] for r in rows}
+
+
+def test_every_preset_plans_its_declared_number_of_trainings():
     for name, preset in PRESETS.items():
-        items = preset.sweep().items()
-        assert items, name
-    loss = PRESETS.get("loss").sweep().items()
-    assert not any(i.spec and i.spec.aux_loss == "lovasz" and i.spec.main_loss == "lovasz" for i in loss)
+        if preset.trainings is not None:
+            assert len(PRESETS.get(name).sweep().items()) == preset.trainings, name
+
+
+def test_the_stage_studies_are_the_seeds_design():
+    users_generators = {"cycleGAN", "CUT", "stargan_v2", "SUSTechGAN", "TSIT", "LANIT", "Attribute_Hallucination",
+                        "cyclediffusion", "IP2P", "Img2Img", "flux_kontext", "step1x_new", "step1x_v1p2",
+                        "Qwen_Image_Edit", "UniControl", "VisualCloze", "CNetSeg", "Weather_Effect_Generator",
+                        "albumentations_weather", "automold", "augmenters"}
+    for name, stage in (("stage1", "s1"), ("stage2", "s2")):
+        rows = grid_of(name)
+        assert len(rows) == 540 and axis(rows, "stage") == {stage}
+        assert axis(rows, "dataset") == {"bdd10k", "iddaw", "mapillary", "outside15k"}
+        assert axis(rows, "model") == {"deeplabv3plus_r50", "pspnet_r50", "segformer_mit-b3", "segnext_mscan-b",
+                                       "mask2former_swin-b"}  # not hrnet_hr48 (exclusions.yaml)
+        strategies = axis(rows, "strategy")
+        assert {s for s in strategies if s.startswith("gen_")} == {f"gen_{g}" for g in users_generators}
+        assert {s for s in strategies if s.startswith("std_")} == {"std_photometric_distort", "std_autoaugment",
+                                                                  "std_randaugment", "std_cutmix", "std_mixup"}
+        # the protocol: 15k iterations, batch 16, ImageNet weights (mask2former: 10k, batch 8)
+        plain = [r for r in rows if r["model"] != "mask2former_swin-b"]
+        assert axis(plain, "max_iters") == {15000} and axis(plain, "batch_size") == {16}
+        assert axis(plain, "pretrained") == {"true"}
+        m2f = [r for r in rows if r["model"] == "mask2former_swin-b"]
+        assert axis(m2f, "max_iters") == {10000} and axis(m2f, "batch_size") == {8}
+    cg = grid_of("cityscapes-gen")
+    assert len(cg) == 135 and axis(cg, "dataset") == {"cityscapes"} and axis(cg, "stage") == {"cg"}
+    assert axis([r for r in cg if r["model"] != "mask2former_swin-b"], "max_iters") == {20000}
+    tests = PRESETS.get("cityscapes-gen").sweep().tests
+    assert [(t.dataset, t.stage) for t in tests] == [("same", ""), ("acdc", "cg")]
+
+
+def test_the_ablation_presets_are_the_seeds_design():
+    ratio = grid_of("ratio")
+    cs = [r for r in ratio if r["stage"] == "cg"]
+    s1 = [r for r in ratio if r["stage"] == "s1"]
+    assert (len(cs), len(s1)) == (48, 24) and axis(ratio, "ratio") == {0.0, 0.25, 0.75}
+    assert axis(cs, "strategy") == {"gen_VisualCloze", "gen_step1x_v1p2", "gen_flux_kontext", "gen_TSIT"}
+    assert axis(s1, "dataset") == {"bdd10k", "iddaw"} and axis(s1, "model") == {"pspnet_r50", "segformer_mit-b3"}
+    noise = grid_of("noise")
+    assert len(noise) == 45 and axis(noise, "strategy") == {"gen_random_noise"}
+    assert axis([r for r in noise if r["stage"] == "cg"], "ratio") == {0.0}
+    combination = grid_of("combination")
+    assert len(combination) == 18 and axis(combination, "ratio") == {0.5} and axis(combination, "max_iters") == {20000}
+    assert all("+std_" in s for s in axis(combination, "strategy"))
+    extended = grid_of("extended")
+    assert len(extended) == 30 and PRESETS.get("extended").sweep().checkpoint == "all"
+    assert axis([r for r in extended if r["stage"] == "s1"], "max_iters") == {45000}
+    assert axis([r for r in extended if r["stage"] == "cg"], "max_iters") == {60000}
+    scratch = grid_of("from-scratch")
+    assert len(scratch) == 108 and axis(scratch, "pretrained") == {"false"} and axis(scratch, "max_iters") == {40000}
+    assert axis(grid_of("from-scratch-ratio0"), "ratio") == {0.0}
+    loss = grid_of("loss")
+    assert {(r["aux_loss"], r["main_loss"]) for r in loss} == {("lovasz", "ce"), ("boundary", "ce"), ("focal", "ce"),
+                                                               ("none", "lovasz")}
+    assert axis(grid_of("batch-size"), "batch_size") == {2, 4, 8, 16}
+
+
+def test_trainings_that_cannot_run_here_are_blocked_with_the_reason(monkeypatch):
+    monkeypatch.delenv("PROVE_BDD10K_ROOT", raising=False)
+    items = PRESETS.get("stage1").sweep().items()
+    reasons = {i.blocked for i in items}
+    assert all(i.spec is None for i in items)
+    assert any("no data root for dataset 'bdd10k'" in r for r in reasons)
+    assert any("mask2former_swin-b needs mmdet" in r for r in reasons)
+
+
+def test_every_strategy_preset_takes_every_declared_strategy():
+    assert set(all_strategies()) <= {r["strategy"] for r in grid_of("all-strategies")}
 
 
 def test_unknown_preset_and_both_sources():
@@ -234,10 +305,10 @@ def test_presets_find_the_users_manifests_one_per_method(tmp_path, monkeypatch):
         writer.writerow([str(method / "a.png"), str(tree.root / tree.samples["train"][0]), "", "clear_day", "BDD10k",
                          "foggy"])
     monkeypatch.setenv("PROVE_GENERATED_ROOT", str(tmp_path / "GENERATED_IMAGES"))
-    items = [i for i in PRESETS.get("stage1").sweep().items() if dict(i.combination)["strategy"] == "gen_cycleGAN"]
+    items = [i for i in PRESETS.get("stage1").sweep().items() if dict(i.combination)["strategy"] == "gen_cycleGAN"
+             and dict(i.combination)["model"] == "pspnet_r50"]
     by_dataset = {dict(i.combination)["dataset"]: i for i in items}
-    assert all(i.spec is not None and i.spec.manifest == str(method / "manifest.csv")
-               for d, i in by_dataset.items() if d == "bdd10k")
+    assert by_dataset["bdd10k"].spec is not None and by_dataset["bdd10k"].spec.manifest == str(method / "manifest.csv")
     assert "has no rows of dataset 'iddaw'" in by_dataset["iddaw"].blocked
 
 
