@@ -183,7 +183,7 @@ class TrainSpec:
 
     @property
     def run_name(self) -> str:
-        """e.g. `s1/bdd10k/segformer_mit-b3/gen_cycleGAN@0.5+lovasz`."""
+        """e.g. `s1/bdd10k/segformer_mit-b3/gen_cycleGAN@0.5+lovasz`, `.../baseline+bs8`."""
         name = f"{self.stage}/{self.dataset}/{self.model}/{self.strategy}"
         if self.ratio != 1.0:
             name += f"@{self.ratio:g}"
@@ -193,6 +193,10 @@ class TrainSpec:
             name += f"+main_{self.main_loss}"
         if self.pretrained == "false":
             name += "+scratch"
+        # a batch size other than the protocol's (the batch-size study): four runs of one name otherwise
+        word = self.pretrained if self.pretrained in ("true", "false") else "true"
+        if self.batch_size != protocol_of(self.model, self.stage, self.dataset, word).batch_size:
+            name += f"+bs{self.batch_size}"
         if self.continue_from:
             name += f"+cont_{self.continue_from[:6]}"
         return name

@@ -11,10 +11,12 @@ from prove.errors import ProveError
 
 
 # the fields that tell one planned training from another in the analyses (execution fields
-# and the training budget are left out: a result is "the s1 baseline of model X", whatever
-# the data root)
+# are left out: a result is "the s1 baseline of model X", whatever the data root)
 SPEC_KEYS: tuple[str, ...] = ("stage", "dataset", "model", "strategy", "ratio", "aux_loss", "main_loss",
-                              "pretrained", "seed")
+                              "pretrained", "seed", "batch_size", "max_iters")
+# budget fields a result may not record (an imported one: -1); unrecorded matches any value
+UNRECORDED = "-1"
+OPTIONAL_KEYS: tuple[str, ...] = ("batch_size", "max_iters")
 
 
 @dataclass
@@ -29,10 +31,18 @@ class Coverage:
 
 
 def _missing(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    a = left[keys].drop_duplicates()
+    """The rows of `left` with no row of `right` equal on `keys` (an unrecorded OPTIONAL_KEYS
+    value on either side matches any)."""
+    a = left[keys].drop_duplicates().reset_index(drop=True)
     b = right[keys].drop_duplicates()
-    merged = a.merge(b, on=keys, how="left", indicator=True)
-    return merged[merged["_merge"] == "left_only"].drop(columns="_merge").reset_index(drop=True)
+    exact = [k for k in keys if k not in OPTIONAL_KEYS]
+    loose = [k for k in keys if k in OPTIONAL_KEYS]
+    merged = a.reset_index().merge(b, on=exact, how="left", suffixes=("", "_r"), indicator=True)
+    found = merged["_merge"] == "both"
+    for k in loose:
+        found &= (merged[k] == merged[f"{k}_r"]) | (merged[k] == UNRECORDED) | (merged[f"{k}_r"] == UNRECORDED)
+    hit = set(merged.loc[found, "index"])
+    return a[~a.index.isin(hit)].reset_index(drop=True)
 
 
 def coverage(planned: pd.DataFrame, trained: pd.DataFrame, tested: pd.DataFrame,
@@ -40,7 +50,9 @@ def coverage(planned: pd.DataFrame, trained: pd.DataFrame, tested: pd.DataFrame,
     """Compare the planned specs with the trained runs and the tested results.
 
     A spec is identified by `keys` (default: every column of `planned`); `trained` and
-    `tested` must have those columns. A spec counts as tested when any result carries it.
+    `tested` must have those columns. A spec counts as tested when any result carries it, and
+    as trained when it was tested: an imported result was trained elsewhere, it is not
+    "planned but not trained" (the users saw that on a real run).
     """
     keys = list(planned.columns) if keys is None else list(keys)
     if not keys:
@@ -49,6 +61,7 @@ def coverage(planned: pd.DataFrame, trained: pd.DataFrame, tested: pd.DataFrame,
         require_columns(table, keys, f"the {what} table")
     # compare as strings: a seed read as int in one table and str in another is the same spec
     planned, trained, tested = (t[keys].astype(str) for t in (planned, trained, tested))
+    trained = pd.concat([trained, tested])
     not_trained = _missing(planned, trained, keys)
     not_tested = _missing(trained, tested, keys)
     n_planned = len(planned.drop_duplicates())
@@ -60,6 +73,30 @@ def coverage(planned: pd.DataFrame, trained: pd.DataFrame, tested: pd.DataFrame,
         {"step": "tested", "specs": n_tested, "missing": len(not_tested)},
     ])
     return Coverage(summary, not_trained, not_tested, keys)
+
+
+def coverage_by(planned: pd.DataFrame, trained: pd.DataFrame, tested: pd.DataFrame, keys: list[str],
+                by: tuple[str, ...] = ("stage", "model", "dataset")) -> pd.DataFrame:
+    """The users' tracker view: per `by` group, how many planned specs are trained and tested
+    ("12/18 trained, 9/18 tested"). A spec counts once however many results it has; tested
+    implies trained, as in `coverage`."""
+    by = [b for b in by if b in keys]
+    planned, trained, tested = (t[keys].astype(str).drop_duplicates() for t in (planned, trained, tested))
+    trained = pd.concat([trained, tested]).drop_duplicates()
+    universe = pd.concat([planned, trained]).drop_duplicates()
+
+    def flag(table: pd.DataFrame, name: str) -> pd.DataFrame:
+        return universe.merge(table.assign(**{name: True}), on=keys, how="left")[name].fillna(False).astype(bool)
+
+    table = universe.assign(planned=flag(planned, "planned"), trained=flag(trained, "trained"),
+                            tested=flag(tested, "tested"))
+    out = table.groupby(by, sort=True).agg(planned=("planned", "sum"), trained=("trained", "sum"),
+                                           tested=("tested", "sum"), specs=("planned", "size")).reset_index()
+    # without a plan every spec is "planned" (what was trained or tested): the fraction is of the union
+    total = out["specs"]
+    out["trained_of"] = [f"{t}/{n}" for t, n in zip(out["trained"], total)]
+    out["tested_of"] = [f"{t}/{n}" for t, n in zip(out["tested"], total)]
+    return out
 
 
 def convergence(df: pd.DataFrame, by=("stage", "strategy"), domain: str | None = ALL_DOMAINS,

@@ -22,7 +22,7 @@ from prove.errors import ProveError
 
 # coarse to fine, so an unmatched row's reason names the broadest field that lacks a baseline
 MATCH_KEYS: tuple[str, ...] = (
-    "stage", "dataset", "model", "pretrained", "aux_loss", "main_loss",
+    "stage", "dataset", "model", "pretrained", "aux_loss", "main_loss", "batch_size", "max_iters",
     "test_dataset", "test_split", "domain", "checkpoint_iter",
 )
 PAIRED, SEED_MEAN = "seed", "seed_mean"

@@ -137,3 +137,40 @@ def family_summary(gains: pd.DataFrame, by: str = "strategy_family", stage: str 
             "n_pairs": int(pooled.size), "best_strategy": best["strategy"], "best_mean_gain": float(best["mean_gain"]),
         })
     return pd.DataFrame(records)
+
+
+# a block of the absolute table: one training setting and test set (seeds averaged within it)
+ABSOLUTE_BLOCK = ("dataset", "model", "pretrained", "aux_loss", "main_loss", "batch_size", "max_iters",
+                  "test_dataset", "test_split")
+
+
+def absolute_by_domain(final: pd.DataFrame, metric: str = "mIoU", stage: str | None = None) -> pd.DataFrame:
+    """Mean `metric` per strategy and domain over the blocks (ABSOLUTE_BLOCK) that every
+    strategy of the stage has, baseline included, so each row averages the same models and
+    datasets (averaging each strategy over its own blocks once put a strategy with a negative
+    matched gain above the baseline). Seeds are averaged within a block first.
+
+    One row per (stage, strategy, domain): mean_<metric>, n_blocks; `blocks_dropped` in the
+    frame's attrs: how many blocks some strategy lacks (left out)."""
+    block = [c for c in ABSOLUTE_BLOCK if c in final.columns]
+    require_columns(final, ["stage", "strategy", "domain", metric, *block], "the result table")
+    out, dropped = [], 0
+    for st, g in final.groupby("stage", sort=True):
+        if stage is not None and st != stage:
+            continue
+        cells = g.groupby(["strategy", *block, "domain"], dropna=False)[metric].mean().reset_index()
+        overall = cells[cells["domain"] == ALL_DOMAINS] if (cells["domain"] == ALL_DOMAINS).any() else cells
+        n_strategies = overall["strategy"].nunique()
+        per_block = overall.groupby(block, dropna=False)["strategy"].nunique()
+        common = per_block[per_block == n_strategies].reset_index()[block]
+        dropped += int((per_block < n_strategies).sum())
+        kept = cells.merge(common, on=block, how="inner")
+        if kept.empty:
+            continue
+        t = kept.groupby(["strategy", "domain"], sort=True).agg(
+            **{f"mean_{metric}": (metric, "mean")}, n_blocks=(metric, "size")).reset_index()
+        out.append(t.assign(stage=st))
+    columns = ["stage", "strategy", "domain", f"mean_{metric}", "n_blocks"]
+    table = pd.concat(out, ignore_index=True)[columns] if out else pd.DataFrame(columns=columns)
+    table.attrs["blocks_dropped"] = dropped
+    return table

@@ -25,7 +25,8 @@ class LeaderboardOptions:
     metric: str = option(DEFAULT_METRIC, "Metric ranked: mIoU, mAcc, aAcc or fwIoU.")
     filter: str = option("", "Keep only rows with column=value, comma-separated (e.g. dataset=acdc,pretrained=true).")
     exclusions: str = option(DEFAULT_EXCLUSIONS, "YAML file of exclusions (field, value, reason); used when it exists.")
-    plan: str = option("", "Plan YAML (grid of specs) for coverage: planned vs trained vs tested.")
+    plan: str = option("", "Plan for coverage (planned vs trained vs tested): a sweep YAML file or a preset "
+                       "name (`--plan ratio`).")
     compare: str = option("auto", "Settings to compare, column:a:b comma-separated (e.g. "
                           "stage:s1:s2,pretrained:true:false); auto = those present.")
     cd_blocks: str = option(",".join(DEFAULT_CD_BLOCKS),

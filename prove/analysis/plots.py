@@ -29,6 +29,12 @@ def _save(fig, path) -> Path:
     return path
 
 
+def leaderboard_title(table: pd.DataFrame, prefix: str = "Leaderboard") -> str:
+    """`prefix` and "(95% bootstrap CI)" where the table has a CI, else says there is none."""
+    has_ci = bool(np.isfinite(table[["ci_low", "ci_high"]].to_numpy(float)).any())
+    return prefix + (" (95% bootstrap CI)" if has_ci else " (one pair per strategy: no CI)")
+
+
 def draw_leaderboard(ax, table: pd.DataFrame, title: str | None = None) -> None:
     """Bars of mean gain (in table order) with asymmetric bootstrap-CI error bars."""
     require_columns(table, ["strategy", "mean_gain", "ci_low", "ci_high"], "the leaderboard table")
@@ -40,7 +46,7 @@ def draw_leaderboard(ax, table: pd.DataFrame, title: str | None = None) -> None:
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xticks(x, table["strategy"], rotation=60, ha="right")
     ax.set_ylabel("mean mIoU gain over matched baseline (pp)")
-    ax.set_title(title or "Leaderboard (95% bootstrap CI)")
+    ax.set_title(title or leaderboard_title(table))
 
 
 def leaderboard_bars(table: pd.DataFrame, path, title: str | None = None) -> Path:
@@ -55,8 +61,10 @@ def draw_rank_slope(ax, comparison: Comparison) -> None:
     for row in t.itertuples():
         color = "tab:green" if row.rank_change > 0 else "tab:red" if row.rank_change < 0 else "grey"
         ax.plot([0, 1], [row.rank_a, row.rank_b], marker="o", color=color, label=row.strategy)
-        ax.text(-0.03, row.rank_a, row.strategy, ha="right", va="center", fontsize=8)
-        ax.text(1.03, row.rank_b, row.strategy, ha="left", va="center", fontsize=8)
+    # strategies tied at a rank share it: one label joining their names, not labels drawn over each other
+    for side, x, ha in (("rank_a", -0.03, "right"), ("rank_b", 1.03, "left")):
+        for rank, names in t.groupby(side, sort=True)["strategy"]:
+            ax.text(x, rank, ", ".join(sorted(names)), ha=ha, va="center", fontsize=8)
     ax.set_xlim(-0.6, 1.6)
     ax.set_ylim(len(t) + 0.5, 0.5)
     ax.set_xticks([0, 1], [comparison.label_a, comparison.label_b])
@@ -186,4 +194,28 @@ def cd_diagram(result: CriticalDifference, path) -> Path:
     k = len(result.avg_ranks)
     fig, ax = plt.subplots(figsize=(max(6, 0.7 * k + 4), 1.2 + 0.25 * k))
     draw_cd(ax, result)
+    return _save(fig, path)
+
+
+def draw_ratio_lines(ax, spread: pd.DataFrame) -> None:
+    """One line per (stage, strategy) of a `ratio_spread` table: mean gain against the ratio of
+    real images; the best ratio marked."""
+    require_columns(spread, ["stage", "strategy", "best_ratio", "best_gain"], "the ratio spread table")
+    columns = sorted((c for c in spread.columns if c.startswith("gain@")), key=lambda c: float(c[5:]))
+    for row in spread.itertuples(index=False):
+        values = dict(zip(spread.columns, row))
+        points = [(float(c[5:]), values[c]) for c in columns if np.isfinite(values[c])]
+        x, y = zip(*points)
+        ax.plot(x, y, marker="o", label=f"{values['stage']} {values['strategy']}")
+        ax.plot([values["best_ratio"]], [values["best_gain"]], marker="*", markersize=12, color="black")
+    ax.axhline(0, color="grey", linewidth=0.8)
+    ax.set_xlabel("ratio of real images per batch")
+    ax.set_ylabel("mean mIoU gain over matched baseline (pp)")
+    ax.legend(fontsize=7)
+    ax.set_title("Gain against ratio (star: best ratio)")
+
+
+def ratio_lines(spread: pd.DataFrame, path) -> Path:
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    draw_ratio_lines(ax, spread)
     return _save(fig, path)

@@ -21,19 +21,23 @@ import numpy as np
 import pandas as pd
 
 from prove.analysis import plots
+from prove.analysis.ablations import SMALL_OBJECTS, combination_synergy, ratio_spread, setting_effect, small_objects
 from prove.analysis.cd import critical_difference
 from prove.analysis.compare import compare_by
-from prove.analysis.coverage import SPEC_KEYS, convergence, coverage, val_test_gap
+from prove.analysis.coverage import SPEC_KEYS, convergence, coverage, coverage_by, val_test_gap
 from prove.analysis.exclusions import Exclusion, apply_exclusions, exclusions_note
 from prove.analysis.options import DEFAULT_CD_BLOCKS, DEFAULT_METRIC
 from prove.analysis.gains import class_gains, last_checkpoint, matched_gains
-from prove.analysis.leaderboard import breakdown, class_breakdown, family_summary, leaderboard
+from prove.analysis.leaderboard import absolute_by_domain, breakdown, class_breakdown, family_summary, leaderboard
+from prove.analysis.settings import BASE_STRATEGY, SETTING_FIELDS, label_settings, settings_present
 from prove.analysis.schema import ALL_DOMAINS, METRICS, STAGES, validate_results
 from prove.analysis.stats import DEFAULT_N_BOOT, DEFAULT_SEED
 from prove.data.domains import ADVERSE_DOMAINS, CLEAR_DAY
 from prove.errors import ProveError
 
 REPORT_FILE = "report.md"
+# settings whose absolute effect on the same strategies is reported where they vary (ratio has its own table)
+EFFECT_FIELDS = ("aux_loss", "main_loss", "pretrained", "max_iters", "batch_size")
 OUTPUT_DIRS = ("tables", "plots")
 # settings compared when present in the data and no comparison is asked for
 AUTO_COMPARISONS: tuple[tuple[str, str, str], ...] = (
@@ -214,13 +218,17 @@ class _Report:
     kept: pd.DataFrame  # results after filters and exclusions
     excluded: pd.DataFrame
     classes: pd.DataFrame
-    final: pd.DataFrame = None  # the last checkpoint of each training, with its test setting
-    matched: object = None  # MatchedGains
-    absolute: pd.DataFrame = None  # mean metric per stage, strategy and domain
+    final: pd.DataFrame = None  # the last checkpoint of each training, with its test setting, settings labelled
+    raw_final: pd.DataFrame = None  # the same, strategies not labelled by setting (comparisons relabel it)
+    matched: object = None  # MatchedGains, strategies labelled by setting (prove.analysis.settings)
+    raw_gains: pd.DataFrame = None  # the matched gains before labelling
+    absolute: pd.DataFrame = None  # mean metric per stage, strategy and domain over common blocks
+    baseline_domains: pd.DataFrame = None  # the baseline's mean metric per stage and domain (all its results)
     summary: dict = field(default_factory=dict)
     leaderboards: dict = field(default_factory=dict)  # stage -> Leaderboard
     by_domain: dict = field(default_factory=dict)  # stage -> gains by domain
     comparisons: list = field(default_factory=list)
+    class_gains: pd.DataFrame | None = None  # per-class gains (every domain), when per-class IoUs exist
 
     @property
     def metric(self) -> str:
@@ -228,7 +236,7 @@ class _Report:
 
     @property
     def gains(self) -> pd.DataFrame:
-        return self.matched.gains
+        return self.matched.gains  # labelled by setting
 
     def stages(self) -> list[str]:
         return [s for s in STAGES if s in set(self.final["stage"])]
@@ -248,6 +256,8 @@ def write_report(inputs: ReportInputs, options: ReportOptions, out: str | Path,
     echo("leaderboards")
     _leaderboards(r)
     _per_class(r)
+    echo("ablations")
+    _ablations(r)
     _unmatched(r)
     echo("comparisons")
     _comparisons(r)
@@ -256,7 +266,7 @@ def write_report(inputs: ReportInputs, options: ReportOptions, out: str | Path,
     echo("coverage")
     _coverage_and_validation(r)
     _convergence(r)
-    findings = _findings(r.leaderboards, r.absolute, r.comparisons, r.metric, r.by_domain)
+    findings = _findings(r.leaderboards, r.baseline_domains, r.comparisons, r.metric, r.by_domain)
     header_end = r.w.md.index("## Exclusions")
     r.w.md[header_end:header_end] = ["## Key findings", "", *[f"- {f}" for f in findings], ""]
     report = out / REPORT_FILE
@@ -300,12 +310,33 @@ def _test_sets(kept: pd.DataFrame) -> str:
 
 
 def _gains(r: _Report) -> None:
-    """The matched gains every later section reads, computed once."""
-    r.final = _test_setting(last_checkpoint(r.kept))
-    r.matched = matched_gains(r.final, r.metric)
+    """The matched gains every later section reads, computed once, and the settings kept apart."""
+    r.raw_final = _test_setting(last_checkpoint(r.kept))
+    r.matched = matched_gains(r.raw_final, r.metric)
+    r.raw_gains = r.matched.gains
+    r.matched.gains = label_settings(r.raw_gains)
+    r.final = label_settings(r.raw_final)
     r.w.table("gains", r.gains)
     r.w.table("unmatched", r.matched.unmatched)
-    r.absolute = r.w.table("domain_" + r.metric, _baseline_domains(r.final, r.metric))
+    r.absolute = r.w.table("domain_" + r.metric, absolute_by_domain(r.final, r.metric))
+    base = r.final[r.final[BASE_STRATEGY] == "baseline"]
+    r.baseline_domains = _baseline_domains(base.assign(strategy="baseline"), r.metric)
+    _settings_present(r)
+
+
+def _settings_present(r: _Report) -> None:
+    present = r.w.table("settings_present", settings_present(r.final))
+    apart = present[present["kept_apart"]]
+    r.w.add("## Settings present", "")
+    if apart.empty:
+        r.w.add("Each strategy has one setting per stage (ratio, batch size, iterations, losses, "
+                "pretraining): nothing is kept apart.", "")
+    else:
+        fields = apart.groupby("stage")["field"].unique()
+        r.w.add("Settings that vary within one strategy are kept apart, never pooled into one mean: the "
+                "strategy is labelled with them, e.g. `gen_X [ratio=0.25]` ("
+                + "; ".join(f"{st}: {', '.join(f)}" for st, f in fields.items()) + ").", "")
+    r.w.add(md_table(present, max_rows=40), "")
 
 
 def _leaderboards(r: _Report) -> None:
@@ -313,7 +344,11 @@ def _leaderboards(r: _Report) -> None:
     for stage in r.stages():
         w.add(f"## Stage {stage}", "")
         if stage not in set(gains["stage"]):
-            w.add(f"No matched results in {stage}: no non-baseline result has a baseline (see Unmatched).", "")
+            in_stage = r.final[r.final["stage"] == stage]
+            if (in_stage[BASE_STRATEGY] == "baseline").all():
+                w.add(f"Only baseline results in {stage}: no strategy to rank against them yet.", "")
+            else:
+                w.add(f"No matched results in {stage}: no non-baseline result has a baseline (see Unmatched).", "")
             continue
         lb = r.leaderboards[stage] = leaderboard(gains, stage=stage, n_boot=r.options.n_boot, seed=r.options.seed)
         r.summary["stages"][stage] = lb.summary
@@ -323,8 +358,9 @@ def _leaderboards(r: _Report) -> None:
               f"{s['n_beat_baseline_ci']} with the whole 95% bootstrap CI above 0, {s['n_below_baseline_ci']} "
               f"with it below 0 ({s['n_pairs']} matched pairs, domain {ALL_DOMAINS}).", "",
               md_table(lb.table), "")
-        w.plot(f"leaderboard_{stage}", lambda p, t=lb.table, st=stage: plots.leaderboard_bars(
-            t, p, f"Stage {st}: mean {metric} gain over the matched baseline (95% CI)"), f"leaderboard {stage}")
+        title = plots.leaderboard_title(lb.table, f"Stage {stage}: mean {metric} gain over the matched baseline")
+        w.plot(f"leaderboard_{stage}", lambda p, t=lb.table, title=title: plots.leaderboard_bars(t, p, title),
+               f"leaderboard {stage}")
         _domains(r, stage)
         for column in ("dataset", "model"):
             w.table(f"breakdown_{column}_{stage}", breakdown(gains, column, stage=stage))
@@ -344,10 +380,17 @@ def _domains(r: _Report, stage: str) -> None:
     w.plot(f"domain_gain_{stage}", lambda p, t=by_domain, st=stage: plots.domain_heatmap(
         t, p, title=f"Stage {st}: mean gain by domain (pp)"), f"gain by domain, {stage}")
     stage_abs = r.absolute[r.absolute["stage"] == stage]
-    w.plot(f"domain_{metric}_{stage}", lambda p, t=stage_abs, st=stage: plots.domain_heatmap(
-        t, p, value=f"mean_{metric}", label=f"mean {metric} (%)",
-        title=f"Stage {st}: mean {metric} by domain"), f"{metric} by domain, {stage}")
-    w.add(f"Mean {metric} by domain (absolute):", "",
+    if not stage_abs.empty:
+        w.plot(f"domain_{metric}_{stage}", lambda p, t=stage_abs, st=stage: plots.domain_heatmap(
+            t, p, value=f"mean_{metric}", label=f"mean {metric} (%)",
+            title=f"Stage {st}: mean {metric} by domain (common blocks)"), f"{metric} by domain, {stage}")
+    if stage_abs.empty:
+        w.add(f"Mean {metric} by domain (absolute): no (dataset, model, setting, test set) block has every "
+              "strategy of this stage; the matched gains above compare each strategy with its own baseline.", "")
+        return
+    n_blocks = int(stage_abs.loc[stage_abs["domain"] == stage_abs["domain"].iloc[0], "n_blocks"].max())
+    w.add(f"Mean {metric} by domain (absolute), over the {n_blocks} (dataset, model, setting, test set) blocks "
+          "that every strategy of this stage has, so each row averages the same models and data:", "",
           md_table(plots.heatmap_matrix(stage_abs, value=f"mean_{metric}").reset_index()), "")
 
 
@@ -355,12 +398,62 @@ def _per_class(r: _Report) -> None:
     if r.classes.empty:
         return
     cls_gain, cls_unmatched = class_gains(r.matched, r.classes)
+    r.class_gains = cls_gain
     for stage in r.leaderboards:
         table = class_breakdown(cls_gain, stage=stage)
         if not table.empty:
             r.w.table(f"breakdown_class_{stage}", table)
     if not cls_unmatched.empty:
         r.w.table("class_unmatched", cls_unmatched)
+
+
+def _ablations(r: _Report) -> None:
+    """The analyses of the group's ablations, each where its data exist (docs/leaderboard.md#ablations)."""
+    w = r.w
+    w.add("## Ablations", "")
+    said = False
+    spread = ratio_spread(label_settings(r.raw_gains, keep=("ratio",)))
+    if not spread.empty:
+        said = True
+        w.table("ratio_spread", spread)
+        w.add("Ratio spread (mean gain per real-image ratio; a gen_* strategy at ratio 1.0 is its baseline, "
+              "gain 0, where 1.0 was not trained: `implied_1.0`):", "",
+              md_table(spread.drop(columns=["ratios"]), max_rows=30), "")
+        w.plot("ratio_spread", lambda p, t=spread: plots.ratio_lines(t, p), "gain against ratio")
+    per_cell, synergy = combination_synergy(r.raw_gains)
+    if not synergy.empty:
+        said = True
+        w.table("combination_synergy_cells", per_cell)
+        w.table("combination_synergy", synergy)
+        w.add("Combination synergy (gain of gen+std against gen alone at the same ratio and std alone, "
+              "same setting; additive: combo − (gen + std); vs best: combo − max(gen, std)):", "",
+              md_table(synergy), "")
+    if r.class_gains is not None and not r.class_gains.empty:
+        small, small_domain = small_objects(r.class_gains)
+        if not small.empty:
+            said = True
+            w.table("small_objects", small)
+            w.table("small_objects_by_domain", small_domain)
+            w.add(f"Small objects ({', '.join(SMALL_OBJECTS)}): mean IoU gain per class (pp), overall domain; "
+                  "per domain x class in tables/small_objects_by_domain.csv:", "", md_table(small, max_rows=30), "")
+            for stage, t in small.groupby("stage", sort=True):
+                long = t.drop(columns=["stage"]).melt(id_vars="strategy", var_name="class", value_name="mean_gain")
+                w.plot(f"small_objects_{stage}", lambda p, t=long, st=stage: plots.domain_heatmap(
+                    t, p, column="class", title=f"Stage {st}: small-object IoU gain (pp)"),
+                       f"small objects {stage}")
+    effects = [e for e in (setting_effect(r.raw_final, f, r.metric) for f in EFFECT_FIELDS) if not e.empty]
+    if effects:
+        said = True
+        effect = w.table("setting_effect", pd.concat(effects, ignore_index=True))
+        summary = effect.groupby(["stage", "field", "reference", "value"], sort=True).agg(
+            mean_effect=("effect", "mean"), strategies=("strategy", "nunique"), n_pairs=("n_pairs", "sum"),
+            n_positive=("effect", lambda s: int((s > 0).sum()))).reset_index()
+        w.add(f"Absolute effect of a setting on the same strategies ({r.metric} at the value − at the "
+              "reference, paired on everything else; tables/setting_effect.csv per strategy):", "",
+              md_table(summary), "")
+    if not said:
+        w.add("No ablation in these results (several ratios of a strategy, gen+std combinations, per-class "
+              "IoUs, or one strategy under two settings).", "")
 
 
 def _unmatched(r: _Report) -> None:
@@ -387,7 +480,8 @@ def _comparisons(r: _Report) -> None:
                              f"columns: {', '.join(gains.columns)}")
         name = f"{column}_{a}_vs_{b}"
         try:
-            gains_str = gains.assign(**{column: gains[column].astype(str)})
+            kept_apart = label_settings(r.raw_gains, keep=(column,)) if column in SETTING_FIELDS else gains
+            gains_str = kept_apart.assign(**{column: kept_apart[column].astype(str)})
             c = compare_by(gains_str, column, a, b, n_boot=o.n_boot, seed=o.seed)
         except ProveError as exc:
             w.add(f"### {column}: {a} vs {b}", "", f"Not compared: {exc}.", "")
@@ -462,15 +556,21 @@ def _coverage_and_validation(r: _Report) -> None:
         planned = _exclude(_filter(planned, o.filters, "plan", strict=False), r.inputs.exclusions)
         if o.stages:
             planned = planned[planned["stage"].isin(o.stages)]
-    cov = coverage(planned if planned is not None else pd.concat([finished[list(SPEC_KEYS)], tested]),
-                   finished, tested, keys=list(SPEC_KEYS))
+    if planned is None:
+        planned = pd.concat([finished[list(SPEC_KEYS)], tested])
+    cov = coverage(planned, finished, tested, keys=list(SPEC_KEYS))
     w.table("coverage", cov.summary)
     w.table("planned_not_trained", cov.planned_not_trained)
     w.table("trained_not_tested", cov.trained_not_tested)
     by_status = trainings.groupby("status").size().to_dict()
-    w.add(("" if planned is not None else "No plan given (`--plan`): planned = what was trained or tested. ")
+    w.add(("" if r.inputs.planned is not None else "No plan given (`--plan`): planned = what was trained or tested. ")
           + "Training runs by status: " + (", ".join(f"{k} {v}" for k, v in sorted(by_status.items())) or "none")
           + ".", "", md_table(cov.summary), "")
+    per_group = coverage_by(planned, finished, tested, keys=list(SPEC_KEYS))
+    w.table("coverage_by_stage_model_dataset", per_group)
+    if len(per_group) > 1:
+        w.add("Per stage x model x dataset (trained and tested of planned specs):", "",
+              md_table(per_group[["stage", "model", "dataset", "trained_of", "tested_of"]], max_rows=60), "")
     if not cov.planned_not_trained.empty:
         w.add("Planned but not trained:", "", md_table(cov.planned_not_trained, max_rows=20), "")
     if not cov.trained_not_tested.empty:
@@ -500,7 +600,7 @@ def _validation_vs_test(r: _Report, finished: pd.DataFrame) -> None:
 def _convergence(r: _Report) -> None:
     w, metric = r.w, r.metric
     w.add("## Convergence", "")
-    conv = convergence(r.kept, by=("stage", "strategy"), metric=metric)
+    conv = convergence(label_settings(r.kept), by=("stage", "strategy"), metric=metric)
     w.table("convergence", conv)
     if conv["checkpoint_iter"].nunique() < 2:
         w.add("One checkpoint per training was tested (`prove test --checkpoint all` tests every one).", "")

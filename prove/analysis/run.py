@@ -28,6 +28,7 @@ from prove.analysis.options import (
 )
 from prove.analysis.report import REPORT_FILE, ReportFiles, ReportInputs, ReportOptions, write_report
 from prove.analysis.store import SyncReport, planned_table, sync_results, sync_trainings
+from prove.errors import ProveError
 from prove.settings import cache_dir
 from prove.tracking import client, schema
 
@@ -42,6 +43,7 @@ class LeaderboardRequest:
     options: ReportOptions = field(default_factory=ReportOptions)
     exclusions: Path | None = None
     plan: Path | None = None
+    plan_preset: str = ""  # a preset named as the plan (`--plan ratio`)
     cache_dir: Path | None = None  # default: <prove cache>/leaderboard/<store + experiments>
     log_run: bool = True
     experiment: str | None = None  # where the analysis run goes (default: as for train/test)
@@ -78,6 +80,7 @@ def request_from(options: LeaderboardOptions) -> LeaderboardRequest:
     """The validated request: every file and name checked, nothing read from the store yet."""
     from prove.spec import stage_of
 
+    preset = _plan_preset(options.plan)
     report = ReportOptions(metric=options.metric, stages=tuple(stage_of(s).name for s in parse_list(options.stage)),
                            filters=canonical_filters(parse_filters(options.filter)),
                            comparisons=parse_comparisons(options.compare),
@@ -86,7 +89,22 @@ def request_from(options: LeaderboardOptions) -> LeaderboardRequest:
         out_dir=Path(options.output), tracking_uri=options.tracking_uri or None,
         experiments=parse_list(options.experiments), options=report,
         exclusions=existing_file(options.exclusions, "exclusions", DEFAULT_EXCLUSIONS),
-        plan=existing_file(options.plan, "plan"), experiment=options.experiment or None, refresh=options.refresh)
+        plan=None if preset else existing_file(options.plan, "plan"), plan_preset=preset,
+        experiment=options.experiment or None, refresh=options.refresh)
+
+
+def _plan_preset(text: str) -> str:
+    """The canonical preset `--plan` names, '' for a file (or nothing); neither: an error naming both."""
+    if not text or Path(text).expanduser().is_file():
+        return ""
+    from prove.sweeps.presets import PRESETS
+
+    try:
+        return PRESETS.canonical(text)
+    except ProveError:
+        pass
+    raise ProveError(f"plan file not found: {text}; --plan takes a sweep YAML file or a preset: "
+                     f"{', '.join(PRESETS.names())}")
 
 
 def default_cache(uri: str, experiments: tuple[str, ...]) -> Path:
@@ -100,7 +118,7 @@ def _frame_digest(df: pd.DataFrame) -> str:
 
 def _fingerprint(tables: list[pd.DataFrame], request: LeaderboardRequest) -> str:
     files = [p.read_text() if p and p.is_file() else "" for p in (request.exclusions, request.plan)]
-    payload = [*(_frame_digest(t) for t in tables), repr(asdict(request.options)), *files,
+    payload = [*(_frame_digest(t) for t in tables), repr(asdict(request.options)), *files, request.plan_preset,
                request.experiments, str(request.out_dir.resolve())]
     return hashlib.sha256(json.dumps(payload, default=str).encode()).hexdigest()
 
@@ -110,7 +128,12 @@ def build_leaderboard(request: LeaderboardRequest, echo=lambda s: click.echo(s, 
 
     # read everything the user passed before the store is touched: a bad file changes nothing
     exclusions = load_exclusions(request.exclusions) if request.exclusions else []
-    planned = planned_table(load_plan(request.plan)) if request.plan else None
+    if request.plan_preset:
+        from prove.sweeps.presets import PRESETS
+
+        planned = planned_table(PRESETS.get(request.plan_preset).sweep())
+    else:
+        planned = planned_table(load_plan(request.plan)) if request.plan else None
     uri = request.tracking_uri or client.tracking_uri()
     cache = request.cache_dir or default_cache(uri, request.experiments)
     experiments = list(request.experiments) or None
@@ -146,7 +169,7 @@ def _log_analysis_run(request: LeaderboardRequest, files: ReportFiles, sync: Syn
     params = dict(metric=o.metric, stages=",".join(o.stages) or "all",
                   filters=",".join(f"{c}={v}" for c, v in o.filters) or "none",
                   experiments=",".join(request.experiments) or "all", n_boot=o.n_boot, seed=o.seed,
-                  exclusions=str(request.exclusions or ""), plan=str(request.plan or ""),
+                  exclusions=str(request.exclusions or ""), plan=str(request.plan or request.plan_preset or ""),
                   test_results=sync.total_runs)
     exp_id = client.experiment_id(request.experiment)
     run_id = client.create_run(exp_id, f"leaderboard:{o.metric}", {schema.KIND: schema.ANALYSIS},

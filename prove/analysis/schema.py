@@ -37,6 +37,8 @@ RESULT_COLUMNS: dict[str, str] = {
     "main_loss": "str",
     "pretrained": "str",
     "seed": "int",
+    "batch_size": "int",  # -1: not recorded (an imported result)
+    "max_iters": "int",  # -1: not recorded
     "test_dataset": "str",
     "test_split": "str",
     "checkpoint_iter": "int",
@@ -50,7 +52,7 @@ RESULT_COLUMNS: dict[str, str] = {
 TRAINING_COLUMNS: dict[str, str] = {
     "run_id": "str", "status": "str", "stage": "str", "dataset": "str", "model": "str", "strategy": "str",
     "strategy_family": "str", "ratio": "float", "aux_loss": "str", "main_loss": "str", "pretrained": "str",
-    "seed": "int", "max_iters": "int", "val_iter": "int", "val_mIoU": "float", "end_time": "int",
+    "seed": "int", "batch_size": "int", "max_iters": "int", "val_iter": "int", "val_mIoU": "float", "end_time": "int",
 }
 CLASS_COLUMNS: dict[str, str] = {"run_id": "str", "domain": "str", "class": "str", "IoU": "float"}
 

@@ -27,7 +27,7 @@ from prove.data.labels import CLASSES
 from prove.tracking import schema
 from prove.tracking.client import no_gc, experiment_ids, mlflow_client, search_runs
 
-CACHE_VERSION = 2  # 2: experiment creation times recorded (caches of 1 may hold runs of a remade store)
+CACHE_VERSION = 3  # 2: experiment creation times recorded; 3: batch_size and max_iters columns
 
 
 @dataclass(frozen=True)
@@ -65,12 +65,21 @@ def spec_columns(params: dict[str, str]) -> dict:
     )
 
 
+def setting_columns(params: dict[str, str]) -> dict:
+    """The training budget of a run's params (batch size, iterations); -1 where not recorded."""
+    def number(key: str) -> int:
+        text = str(params.get(key, "")).strip()
+        return int(text) if text.isdigit() else -1
+
+    return dict(batch_size=number("batch_size"), max_iters=number("max_iters"))
+
+
 def run_rows(run) -> tuple[list[dict], list[dict]]:
     """One test run -> result rows (one per domain) and per-class rows (overall)."""
     p, m, tags = run.data.params, run.data.metrics, run.data.tags
     base = dict(
         run_id=run.info.run_id, train_run_id=tags.get(schema.TRAIN_RUN, p.get("train_run_id", "")),
-        **spec_columns(p), strategy_family=tags.get(schema.FAMILY, ""),
+        **spec_columns(p), **setting_columns(p), strategy_family=tags.get(schema.FAMILY, ""),
         generator_family=_generator_family(p["strategy"]), test_dataset=p["test_dataset"],
         test_split=p["test_split"], checkpoint_iter=int(p["checkpoint_iter"]),
     )
@@ -83,10 +92,11 @@ def run_rows(run) -> tuple[list[dict], list[dict]]:
     rows = [dict(base, domain=domain, **{k: float(m.get(schema.test_metric(k, domain), float("nan"))) for k in METRICS})
             for domain in domains]
     classes = []
-    for name in CLASSES:
-        key = schema.class_metric("IoU", name)
-        if key in m:
-            classes.append({"run_id": run.info.run_id, "domain": ALL_DOMAINS, "class": name, "IoU": float(m[key])})
+    for domain in domains or [ALL_DOMAINS]:
+        for name in CLASSES:
+            key = schema.class_metric("IoU", name, domain)
+            if key in m:
+                classes.append({"run_id": run.info.run_id, "domain": domain, "class": name, "IoU": float(m[key])})
     return rows, classes
 
 
@@ -186,8 +196,8 @@ def training_row(run) -> dict:
         (latest,) = [m for m in run.data.to_proto().metrics if m.key == "val/mIoU"]
         val_iter, val_miou = int(latest.step), float(latest.value)
     return dict(
-        run_id=run.info.run_id, status=run.info.status, **spec_columns(p),
-        strategy_family=run.data.tags.get(schema.FAMILY, ""), max_iters=int(p.get("max_iters", 0)),
+        run_id=run.info.run_id, status=run.info.status, **spec_columns(p), **setting_columns(p),
+        strategy_family=run.data.tags.get(schema.FAMILY, ""),
         val_iter=val_iter, val_mIoU=val_miou, end_time=int(run.info.end_time or 0),
     )
 
@@ -233,4 +243,5 @@ def planned_table(sweep) -> pd.DataFrame:
     `coverage.SPEC_KEYS` in the result table's dtypes (coverage: planned vs trained vs tested)."""
     from prove.analysis.coverage import SPEC_KEYS
 
-    return pd.DataFrame([spec_columns(s.to_params()) for s in sweep.specs()], columns=list(SPEC_KEYS))
+    return pd.DataFrame([{**spec_columns(s.to_params()), **setting_columns(s.to_params())}
+                         for s in sweep.planned_specs()], columns=list(SPEC_KEYS))

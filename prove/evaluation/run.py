@@ -160,6 +160,11 @@ def result_metrics(results: dict[str, dict]) -> dict[str, float]:
             value = overall[key][c]
             if not np.isnan(value):
                 metrics[schema.class_metric(key, name)] = float(value)
+    # per domain x per class IoU (the small-object analysis reads it from the store); Acc only overall
+    for domain, r in results.items():
+        if domain != ALL:
+            for c, name in enumerate(CLASSES):
+                metrics[schema.class_metric("IoU", name, domain)] = float(r["IoU"][c])
     return {k: v for k, v in metrics.items() if not np.isnan(v)}
 
 

@@ -152,6 +152,11 @@ class Sweep:
         """The specs that can run here (blocked combinations left out)."""
         return [i.spec for i in self.items() if i.spec is not None]
 
+    def planned_specs(self) -> list[TrainSpec]:
+        """Every spec the sweep means to train, also those blocked on this machine (a plan is
+        about the study, not about what this machine holds)."""
+        return [i.spec or i.planned for i in self.items() if (i.spec or i.planned) is not None]
+
     def _with_manifest(self, raw: dict) -> dict:
         """Fill `manifest` from the `manifests` templates for strategies of external generators."""
         if raw.get("manifest") or not self.manifests:

@@ -19,8 +19,9 @@ written; all problems are reported at once, with file line numbers.
 
 There is no training run behind an imported result: its `train_run_id` is a synthetic, stable
 `import-<hash of TRAINING_FIELDS>`, shared by the test sets and checkpoints of one training.
-Params that the CSV cannot know are logged honestly: `max_iters=unrecorded`,
-`checkpoint=imported`; `main_loss=ce` (the CSV has no column for it) and `test_split=test`.
+Params that the CSV cannot know are logged honestly: `max_iters=unrecorded` (unless the CSV
+has a `max_iters` column), `checkpoint=imported`, `main_loss=ce` (unless given), no
+`batch_size` (unless given) and `test_split=test`.
 No `prove.spec_hash` tag is written: no `TrainSpec` exists, and a made-up hash could be
 mistaken for a training's.
 
@@ -48,7 +49,7 @@ import click
 from prove.data import DATASETS  # importing prove.data registers every dataset adapter
 from prove.errors import ProveError, UnknownNameError
 from prove.models import get_model_card
-from prove.models.losses import aux_losses
+from prove.models.losses import aux_losses, main_losses
 from prove.progress import Progress
 from prove.spec import STAGES
 from prove.strategies import parse_strategy
@@ -57,7 +58,10 @@ from prove.tracking.schema import ALL_DOMAINS, METRICS, domain_values
 
 REQUIRED_COLUMNS = ("stage", "dataset", "model", "strategy", "ratio", "aux_loss", "pretrained",
                     "test_dataset", "domain", "mIoU")
-OPTIONAL_COLUMNS = (*(m for m in METRICS if m != "mIoU"), "checkpoint_iter", "seed", "run_name")
+# a study's settings where the CSV records them (the batch-size and extended studies); given,
+# they join the result's identity and are logged as the params `prove train` logs
+SETTING_COLUMNS = ("main_loss", "batch_size", "max_iters")
+OPTIONAL_COLUMNS = (*(m for m in METRICS if m != "mIoU"), "checkpoint_iter", "seed", "run_name", *SETTING_COLUMNS)
 TRAINING_FIELDS = ("stage", "dataset", "model", "strategy", "ratio", "aux_loss", "pretrained", "seed", "run_name")
 RESULT_FIELDS = (*TRAINING_FIELDS, "test_dataset", "checkpoint_iter")
 
@@ -91,11 +95,16 @@ class _Result:
 
     @property
     def key(self) -> str:
-        return _digest({k: self.fields[k] for k in RESULT_FIELDS})
+        return _digest({k: self.fields[k] for k in RESULT_FIELDS} | self.settings)
 
     @property
     def train_run_id(self) -> str:
-        return "import-" + _digest({k: self.fields[k] for k in TRAINING_FIELDS})[:16]
+        return "import-" + _digest({k: self.fields[k] for k in TRAINING_FIELDS} | self.settings)[:16]
+
+    @property
+    def settings(self) -> dict:
+        """The SETTING_COLUMNS the CSV gave (none: the keys of files imported before them stay the same)."""
+        return {k: self.fields[k] for k in SETTING_COLUMNS if k in self.fields}
 
     @property
     def where(self) -> str:
@@ -199,7 +208,8 @@ def _results(source: Path, rows: list[tuple[int, dict[str, str]]], problems: lis
         if parsed is None:
             continue
         fields, family, domain, metrics = parsed
-        result = results.setdefault(tuple(fields[k] for k in RESULT_FIELDS), _Result(fields, family))
+        identity = tuple(fields[k] for k in RESULT_FIELDS) + tuple(fields.get(k) for k in SETTING_COLUMNS)
+        result = results.setdefault(identity, _Result(fields, family))
         if domain in result.domains:
             problems.append(f"line {line}: domain {domain!r} appears twice in one result (also line "
                             f"{result.domains[domain]}); rows sharing {', '.join(RESULT_FIELDS)} are one result")
@@ -245,6 +255,7 @@ def _row(line: int, cells: dict[str, str], problems: list[str]) -> tuple[dict, s
     name("test_dataset", DATASETS.canonical)
     name("model", lambda v: get_model_card(v).name)
     choice("aux_loss", aux_losses())
+    choice("main_loss", main_losses())
     choice("pretrained", ("true", "false"))
     choice("domain", domain_values())
     strategy = None
@@ -268,6 +279,12 @@ def _row(line: int, cells: dict[str, str], problems: list[str]) -> tuple[dict, s
             fields[column] = int(text)
         else:
             bad(column, "is not an integer >= 0")
+    for column in ("batch_size", "max_iters"):
+        text = values[column]
+        if text and text.isascii() and text.isdigit() and int(text) > 0:
+            fields[column] = int(text)
+        elif text:
+            bad(column, "is not an integer > 0")
     fields["run_name"] = values["run_name"]
     metrics = {}
     for metric in METRICS:
@@ -344,8 +361,9 @@ def _write(result: _Result, exp_id: str, source: Path) -> str:
     f, iteration, train_run_id = result.fields, int(result.fields["checkpoint_iter"]), result.train_run_id
     params = {
         "stage": f["stage"], "dataset": f["dataset"], "model": f["model"], "strategy": f["strategy"],
-        "ratio": f["ratio"], "aux_loss": f["aux_loss"], "main_loss": MAIN_LOSS, "pretrained": f["pretrained"],
-        "seed": f["seed"], "max_iters": MAX_ITERS, "test_dataset": f["test_dataset"], "test_split": TEST_SPLIT,
+        "ratio": f["ratio"], "aux_loss": f["aux_loss"], "main_loss": f.get("main_loss", MAIN_LOSS),
+        "pretrained": f["pretrained"], "seed": f["seed"], "max_iters": f.get("max_iters", MAX_ITERS),
+        **({"batch_size": f["batch_size"]} if "batch_size" in f else {}), "test_dataset": f["test_dataset"], "test_split": TEST_SPLIT,
         "checkpoint_iter": iteration, "checkpoint": CHECKPOINT, "train_run_id": train_run_id,
     }
     tags = {

@@ -61,9 +61,10 @@ def test_metric(metric: str, domain: str = ALL_DOMAINS) -> str:
     return f"test/{metric}" if domain == ALL_DOMAINS else f"test/{domain}/{metric}"
 
 
-def class_metric(metric: str, class_name: str) -> str:
-    """`test/IoU/<class>`: a result's per-class metric (overall)."""
-    return f"test/{metric}/{metric_name(class_name)}"
+def class_metric(metric: str, class_name: str, domain: str = ALL_DOMAINS) -> str:
+    """`test/IoU/<class>` (overall) or `test/<domain>/IoU/<class>`: a result's per-class metric."""
+    prefix = "test" if domain == ALL_DOMAINS else f"test/{domain}"
+    return f"{prefix}/{metric}/{metric_name(class_name)}"
 
 
 def tested_metric(dataset: str, split: str) -> str:

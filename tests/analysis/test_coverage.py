@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from prove.analysis.coverage import convergence, coverage, val_test_gap
+from prove.analysis.coverage import convergence, coverage, coverage_by, val_test_gap
 from tests.analysis.tables import frame, row
 
 
@@ -41,3 +41,26 @@ def test_val_test_gap_keeps_both_numbers():
     assert out.loc["r1", ["val_mIoU", "test_mIoU"]].tolist() == [35.0, 33.0]
     assert out.loc["r1", "gap"] == pytest.approx(-2.0) and out.loc["r1", "same_checkpoint"]
     assert out.loc["r2", "gap"] == pytest.approx(-2.0) and not out.loc["r2", "same_checkpoint"]
+
+
+def test_an_imported_result_counts_as_trained():
+    # the old report listed imported results (no training run here) as "planned but not trained"
+    planned = pd.DataFrame({"strategy": ["baseline", "std_cutmix"], "dataset": "bdd10k", "seed": [0, 0]})
+    trained = planned.iloc[:0]
+    tested = frame([row("baseline")])
+    cov = coverage(planned, trained, tested)
+    assert cov.planned_not_trained["strategy"].tolist() == ["std_cutmix"]
+    assert cov.trained_not_tested.empty
+
+
+def test_coverage_by_stage_model_dataset_counts_like_the_users_tracker():
+    keys = ["stage", "model", "dataset", "strategy", "seed"]
+    planned = pd.DataFrame([dict(stage="s1", model=m, dataset="bdd10k", strategy=s, seed=0)
+                            for m in ("pspnet_r50", "segformer_mit-b3") for s in ("baseline", "std_cutmix", "gen_CUT")])
+    trained = planned[planned["strategy"] != "gen_CUT"]  # 2 of 3 per model trained
+    tested = planned[(planned["strategy"] == "baseline") | (planned["model"] == "pspnet_r50")
+                     & (planned["strategy"] == "gen_CUT")]  # pspnet gen_CUT: tested, trained elsewhere
+    out = coverage_by(planned, trained, tested, keys).set_index("model")
+    # hand count: pspnet trained baseline, std_cutmix + gen_CUT (tested) = 3, tested 2; segformer 2 and 1
+    assert out.loc["pspnet_r50", ["trained_of", "tested_of"]].tolist() == ["3/3", "2/3"]
+    assert out.loc["segformer_mit-b3", ["trained_of", "tested_of"]].tolist() == ["2/3", "1/3"]

@@ -53,6 +53,37 @@ def test_rank_slope(comparison, tmp_path):
     plt.close(fig)
 
 
+def test_rank_slope_labels_tied_strategies_once_not_on_top_of_each_other():
+    from tests.analysis.tables import frame, row
+
+    # s1: x and y tie (gain 1.0 each): the old plot wrote both names at rank 1 over each other
+    rows = []
+    for stage, gains in (("s1", dict(x=1.0, y=1.0, z=-1.0)), ("s2", dict(x=2.0, y=0.5, z=1.0))):
+        rows.append(row("baseline", stage=stage, miou=50.0))
+        rows += [row(s, stage=stage, miou=50.0 + g) for s, g in gains.items()]
+    g = matched_gains(frame(rows)).gains
+    c = compare_settings(g[g["stage"] == "s1"], g[g["stage"] == "s2"], "S1", "S2", n_boot=50)
+    fig, ax = plt.subplots()
+    plots.draw_rank_slope(ax, c)
+    left = sorted((t.get_position()[1], t.get_text()) for t in ax.texts if t.get_position()[0] < 0.5)
+    assert left == [(1, "x, y"), (3, "z")]
+    positions = [t.get_position() for t in ax.texts]
+    assert len(positions) == len(set(positions))  # no two labels at one spot
+    plt.close(fig)
+
+
+def test_leaderboard_title_says_95_ci_only_when_there_is_one(gains):
+    one_pair = leaderboard(gains[gains["seed"] == 0].drop_duplicates("strategy"), n_boot=50).table
+    assert one_pair["ci_low"].isna().all()
+    fig, ax = plt.subplots()
+    plots.draw_leaderboard(ax, one_pair)
+    assert "95%" not in ax.get_title()
+    ax.clear()
+    plots.draw_leaderboard(ax, leaderboard(gains, n_boot=50).table)
+    assert "95% bootstrap CI" in ax.get_title()
+    plt.close(fig)
+
+
 def test_gain_scatter(comparison, tmp_path):
     assert _is_png(plots.gain_scatter(comparison, tmp_path / "scatter.png"))
     fig, ax = plt.subplots()

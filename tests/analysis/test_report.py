@@ -173,7 +173,7 @@ def test_single_block_falls_back_to_domain_blocks_and_says_so(tmp_path):
 def training(r, status="FINISHED", val_iter=20000, val=50.0) -> dict:
     return dict(run_id=r["train_run_id"], status=status, **{k: r[k] for k in (
         "stage", "dataset", "model", "strategy", "strategy_family", "ratio", "aux_loss", "main_loss", "pretrained",
-        "seed")}, max_iters=20000, val_iter=val_iter, val_mIoU=val, end_time=1)
+        "seed")}, batch_size=16, max_iters=20000, val_iter=val_iter, val_mIoU=val, end_time=1)
 
 
 def test_coverage_convergence_and_validation_gap(tmp_path):
@@ -188,10 +188,9 @@ def test_coverage_convergence_and_validation_gap(tmp_path):
     # one more training that finished but was never tested, and a planned spec never trained
     untested = dict(training(overall.iloc[0]), run_id="tr-untested", seed=7)
     trainings = pd.concat([trainings, pd.DataFrame([untested])], ignore_index=True)
-    planned = pd.concat([trainings[["stage", "dataset", "model", "strategy", "ratio", "aux_loss", "main_loss",
-                                    "pretrained", "seed"]],
-                         pd.DataFrame([dict(untested, seed=8)])[["stage", "dataset", "model", "strategy", "ratio",
-                                                                 "aux_loss", "main_loss", "pretrained", "seed"]]])
+    spec = ["stage", "dataset", "model", "strategy", "ratio", "aux_loss", "main_loss", "pretrained", "seed",
+            "batch_size", "max_iters"]
+    planned = pd.concat([trainings[spec], pd.DataFrame([dict(untested, seed=8)])[spec]])
     files = write_report(ReportInputs(both, no_classes(), trainings, planned), ReportOptions(n_boot=100), tmp_path)
     cov = pd.read_csv(files.tables["coverage"]).set_index("step")
     assert cov.loc["planned", "specs"] == len(overall) + 2
@@ -224,3 +223,67 @@ def test_md_table():
     assert md_table(t, digits=1).splitlines() == ["| a | b |", "|---|---|", "| x\\|y | 1.2 |", "| z |  |"]
     assert md_table(t.iloc[:0]) == "_(none)_"
     assert "1 more rows" in md_table(t, max_rows=1)
+
+
+def _run(strategy, miou, model="segformer", stage="s1", domain="all", **over):
+    key = "-".join(f"{k}{v}" for k, v in sorted(over.items()))
+    return row(strategy, model=model, miou=miou, stage=stage, domain=domain,
+               train_run_id=f"tr-{stage}-{strategy}-{model}-{key}", run_id=f"te-{stage}-{strategy}-{model}-{key}", **over)
+
+
+def test_the_absolute_domain_table_averages_the_same_blocks_for_every_strategy(tmp_path):
+    # the baseline on pspnet (30) and segformer (50); gen_flux on segformer only, 48 (gain -2).
+    # The old table averaged each strategy over its own models: baseline 40, gen_flux 48 (above it)
+    rows = []
+    for domain, shift in (("all", 0.0), ("night", -10.0)):
+        rows += [_run("baseline", 30.0 + shift, "pspnet", domain=domain),
+                 _run("baseline", 50.0 + shift, "segformer", domain=domain),
+                 _run("gen_flux", 48.0 + shift, "segformer", domain=domain),
+                 _run("std_cutmix", 51.0 + shift, "segformer", domain=domain)]
+    df = pd.DataFrame(rows)
+    files = write_report(ReportInputs(df, no_classes()), ReportOptions(n_boot=50), tmp_path)
+    table = pd.read_csv(files.tables["domain_mIoU"])
+    overall = table[table["domain"] == "all"].set_index("strategy")["mean_mIoU"].to_dict()
+    assert overall == {"baseline": 50.0, "gen_flux": 48.0, "std_cutmix": 51.0}
+    assert set(table["n_blocks"]) == {1}
+    assert "over the 1 (dataset, model, setting, test set) blocks" in files.report.read_text()
+
+
+def test_a_stage_with_only_baselines_says_so(tmp_path):
+    # the old report said "no non-baseline result has a baseline" while Unmatched said all matched
+    rows = [_run("baseline", 40.0), _run("std_cutmix", 42.0), _run("baseline", 38.0, stage="s2")]
+    files = write_report(ReportInputs(pd.DataFrame(rows), no_classes()), ReportOptions(n_boot=50), tmp_path)
+    text = files.report.read_text()
+    assert "Only baseline results in s2" in text
+    assert "no non-baseline result has a baseline" not in text
+
+
+def test_settings_are_kept_apart_in_the_report(tmp_path):
+    rows = []
+    for model, base in (("segformer", 40.0), ("pspnet", 30.0)):
+        rows += [_run("baseline", base, model, ratio=1.0), _run("std_cutmix", base + 1.0, model, ratio=1.0),
+                 _run("gen_flux", base + 3.0, model, ratio=0.25), _run("gen_flux", base - 1.0, model, ratio=0.5),
+                 _run("gen_flux", base - 2.0, model, ratio=0.0)]
+    files = write_report(ReportInputs(pd.DataFrame(rows), no_classes()), ReportOptions(n_boot=50), tmp_path)
+    lb = pd.read_csv(files.tables["leaderboard_s1"]).set_index("strategy")["mean_gain"].to_dict()
+    assert lb == {"gen_flux [ratio=0.25]": 3.0, "std_cutmix": 1.0, "gen_flux [ratio=0.5]": -1.0,
+                  "gen_flux [ratio=0.0]": -2.0}
+    text = files.report.read_text()
+    assert "## Settings present" in text and "s1: ratio" in text
+    spread = pd.read_csv(files.tables["ratio_spread"]).iloc[0]  # the ratio study, from the same runs
+    assert (spread.strategy, spread.best_ratio, spread.spread_pp) == ("gen_flux", 0.25, 5.0)
+    assert "ratio_spread" in files.plots
+
+
+def test_coverage_by_stage_model_dataset_is_in_the_report(tmp_path):
+    df = two_stages()
+    trainings = pd.DataFrame([dict(
+        run_id=r.train_run_id, status="FINISHED", stage=r.stage, dataset=r.dataset, model=r.model,
+        strategy=r.strategy, strategy_family=r.strategy_family, ratio=r.ratio, aux_loss=r.aux_loss,
+        main_loss=r.main_loss, pretrained=r.pretrained, seed=r.seed, batch_size=16, max_iters=20000,
+        val_iter=-1, val_mIoU=float("nan"), end_time=0) for r in df.drop_duplicates("train_run_id").itertuples()],
+        columns=list(TRAINING_COLUMNS))
+    files = write_report(ReportInputs(df, no_classes(), trainings), ReportOptions(n_boot=50), tmp_path)
+    cov = pd.read_csv(files.tables["coverage_by_stage_model_dataset"])
+    assert len(cov) == 8 and set(cov["trained_of"]) == {"4/4"} and set(cov["tested_of"]) == {"4/4"}
+    assert "Per stage x model x dataset" in files.report.read_text()

@@ -42,7 +42,11 @@ def test_sync_reads_every_domain_of_every_result_and_is_incremental(store_with_r
     assert overall.mIoU == pytest.approx(metrics["test/mIoU"]) and overall.train_run_id == s["run_id"]
     domains = set(results.domain) - {"all"}
     assert domains and all(f"test/{d}/mIoU" in metrics for d in domains)
-    assert set(classes["class"]) and (classes.domain == "all").all()
+    assert set(classes["class"]) and set(classes.domain) == {"all", *domains}
+    for c in classes.itertuples():  # each per-class row is the metric the test run logged
+        key = f"test/IoU/{c._3.replace(' ', '_')}" if c.domain == "all" else f"test/{c.domain}/IoU/{c._3.replace(' ', '_')}"
+        assert c.IoU == pytest.approx(metrics[key])
+    assert (results.batch_size == 2).all() and (results.max_iters == 2).all()
 
     again, _, report = sync_results(s["cache"], tracking_uri=s["uri"])
     assert report.fetched_runs == 0 and len(again) == len(results)  # nothing new: nothing fetched

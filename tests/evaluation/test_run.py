@@ -102,6 +102,13 @@ def test_every_reported_number_equals_a_numpy_computation(trained):
             assert metrics[f"test/IoU/{metric_name(name)}"] == pytest.approx(reference["all"]["IoU"][c], abs=1e-6)
         else:
             assert f"test/IoU/{metric_name(name)}" not in metrics
+    for domain, ref in reference.items():  # per domain x per class (the small-object analysis reads it)
+        for c, name in enumerate(CLASSES):
+            key = f"test/{domain}/IoU/{metric_name(name)}"
+            if domain != "all" and not np.isnan(ref["IoU"][c]):
+                assert metrics[key] == pytest.approx(ref["IoU"][c], abs=1e-6), key
+            else:
+                assert key not in metrics
     table = pd.read_parquet(client().download_artifacts(run.info.run_id, "per_domain_per_class.parquet"))
     for row in table.itertuples():
         ref = reference[row.domain]

@@ -319,3 +319,29 @@ def test_a_table_in_the_users_spellings_imports_and_its_figures_match_scipy(stor
     rho, p_value = stats.spearmanr([mean_gain[("s1", s)] for s in strategies], [mean_gain[("s2", s)] for s in strategies])
     text = (out / "report.md").read_text()
     assert f"Spearman ρ = {rho:.3f} (p = {p_value:.3g}" in text
+
+
+def test_a_batch_size_study_imports_its_settings_and_each_batch_size_is_matched_apart(store, tmp_path):
+    header = ["stage", "dataset", "model", "strategy", "ratio", "aux_loss", "pretrained", "test_dataset", "domain",
+              "mIoU", "batch_size", "max_iters", "main_loss"]
+    rows = [["s1", "weather_bench", "fcn_r18-tiny", s, "1.0", "none", "false", "weather_bench", "all", m, b, "15000",
+             "ce"] for s, b, m in (("baseline", "8", "30.0"), ("baseline", "16", "32.0"),
+                                    ("std_autoaugment", "8", "33.0"), ("std_autoaugment", "16", "31.0"))]
+    path = write_csv(tmp_path / "batch.csv", rows, header)
+    report = import_results(path, echo=quiet)
+    assert report.imported == 4  # batch 8 and 16 are different results, not one result twice
+    results, _ = synced(store)
+    assert sorted(results["batch_size"]) == [8, 8, 16, 16] and set(results["max_iters"]) == {15000}
+    gains = matched_gains(results).gains.set_index("batch_size")["gain"].to_dict()
+    assert gains == {8: pytest.approx(3.0), 16: pytest.approx(-1.0)}  # each against its own batch size
+    bad = write_csv(tmp_path / "bad.csv", [rows[0][:10] + ["eight", "15000", "ce"]], header)
+    with pytest.raises(ProveError, match="batch_size 'eight' is not an integer > 0"):
+        import_results(bad, echo=quiet)
+
+
+def test_files_without_setting_columns_keep_their_import_keys(store):
+    # a file imported before the setting columns existed must be found again, not imported twice
+    result = importer._Result(dict(stage="s1", dataset="bdd10k", model="m", strategy="baseline", ratio=1.0,
+                                   aux_loss="none", pretrained="true", seed=0, run_name="", test_dataset="acdc",
+                                   checkpoint_iter=0), "baseline")
+    assert result.key == importer._digest({k: result.fields[k] for k in importer.RESULT_FIELDS})

@@ -82,7 +82,8 @@ def test_continuation_must_be_longer(store):
     assert result.exit_code == 2 and "ends at iteration 4; max_iters must be larger" in result.output
 
 
-def test_extend_waits_for_the_run_to_continue(store):
+def test_extend_waits_for_the_run_to_continue(store, monkeypatch):
+    monkeypatch.setenv("PROVE_ACDC_MINI_ROOT", str(store["root"]))  # a sweep blocks what has no data here
     sweep = from_mapping({"grid": {"seed": [0, 1]}, "extend": 3,
                           "fixed": {"dataset": "acdc_mini", "stage": "s2", "max_iters": 4}}, "t")
     items = sweep.items()

@@ -55,7 +55,7 @@ def test_train_logs_one_curated_run_and_skips_when_done(store, acdc):
     assert len(runs) == 1
     run = runs[0]
     assert run.info.status == "FINISHED"
-    assert run.info.run_name == "s2/acdc_mini/fcn_r18-tiny/baseline+scratch"
+    assert run.info.run_name == "s2/acdc_mini/fcn_r18-tiny/baseline+scratch+bs2"  # batch 2: not the protocol's 8
     tags, params = run.data.tags, run.data.params
     assert tags["prove.kind"] == "train" and len(tags["prove.spec_hash"]) == 16
     assert tags["prove.family"] == "baseline" and "torch==" in tags["prove.versions"]
