@@ -57,5 +57,5 @@ def run_demo(max_iters: int = DEMO_MAX_ITERS, output: str | Path = DEMO_OUTPUT, 
                                                    experiment=experiment), echo=echo)
     echo(f"[demo] done in {format_duration(progress.elapsed)}.")
     echo(f"[demo] report: {outcome.report.resolve()}")
-    echo(f"[demo] browse the runs: mlflow ui --backend-store-uri {client.tracking_uri()}")
+    echo(f"[demo] the runs in the MLflow UI: {client.runs_url(client.experiment_id(experiment))}")
     return outcome

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import math
+import os
+import sys
 import time
 
 
@@ -46,3 +48,46 @@ class Progress:
         left = remaining_seconds(self.elapsed, self.done, self.total)
         text = f"elapsed {format_duration(self.elapsed)}"
         return text + (f", about {format_duration(left)} left" if math.isfinite(left) else "")
+
+
+# -- on a terminal: a live bar ------------------------------------------------------------------
+# In a terminal people expect a bar that updates in place; in a log file or a cluster job (no
+# TTY) a bar is noise, so the callers keep their one line every few seconds there.
+PROGRESS_ENV = "PROVE_PROGRESS"  # `bar` or `lines` forces one form; default: a bar on a terminal
+
+
+def interactive(stream=None) -> bool:
+    """Whether progress is drawn as a live bar: a terminal on `stream` (stderr), or forced."""
+    choice = os.environ.get(PROGRESS_ENV, "auto").lower()
+    if choice in ("bar", "lines"):
+        return choice == "bar"
+    stream = stream or sys.stderr
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+class LiveBar:
+    """A rich progress bar on stderr: label, bar, done/total, elapsed, time left, a detail."""
+
+    def __init__(self, total: int, label: str, stream=None):
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.console = Console(file=stream or sys.stderr, force_terminal=True)
+        self._bar = RichProgress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+                                 TextColumn("{task.fields[detail]}"), console=self.console)
+        self._bar.start()
+        self._task = self._bar.add_task(label, total=total, detail="")
+
+    def update(self, done: int, detail: str = "") -> None:
+        self._bar.update(self._task, completed=done, detail=detail)
+
+    def note(self, message: str) -> None:
+        """A line above the bar (validation results, a finished item)."""
+        self.console.print(message, markup=False, highlight=False)
+
+    def close(self) -> None:
+        self._bar.stop()

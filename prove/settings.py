@@ -24,6 +24,8 @@ from pathlib import Path
 DEFAULT_EXPERIMENT = "prove"
 DEFAULT_WORK_ROOT = "work_dirs"
 DEFAULT_STALE_AFTER_S = 600.0
+COMMAND_ENV = "PROVE_COMMAND"  # `prove train` etc.: the command a run was made by (mlflow.source.name)
+TRACKING_TIMEOUT_S = 10.0  # a tracking server that does not answer within this is reported, not retried for minutes
 
 
 def cache_dir() -> Path:

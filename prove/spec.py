@@ -25,6 +25,7 @@ from prove.errors import ProveError
 from prove.registry import Registry
 
 PRECISIONS = ("auto", "fp32", "tf32", "bf16")
+RUN_NAME_SEPARATOR = " · "  # run names: strategy · stage · dataset · model
 EXPERIMENT_HELP = ("MLflow experiment (default: the one `mlflow run` launched in, else $MLFLOW_EXPERIMENT_NAME, "
                    "else prove).")
 SPEC_VERSION = 1  # bump when the meaning of a field changes; changes every hash
@@ -183,8 +184,10 @@ class TrainSpec:
 
     @property
     def run_name(self) -> str:
-        """e.g. `s1/bdd10k/segformer_mit-b3/gen_cycleGAN@0.5+lovasz`, `.../baseline+bs8`."""
-        name = f"{self.stage}/{self.dataset}/{self.model}/{self.strategy}"
+        """e.g. `gen_cycleGAN@0.5+lovasz · s1 · bdd10k · segformer_mit-b3`: what users compare
+        first (the strategy and its settings), so it stays readable in the MLflow UI's narrow
+        Run Name column; the full spec is in the run's params and tags."""
+        name = self.strategy
         if self.ratio != 1.0:
             name += f"@{self.ratio:g}"
         if self.aux_loss != "none":
@@ -199,7 +202,7 @@ class TrainSpec:
             name += f"+bs{self.batch_size}"
         if self.continue_from:
             name += f"+cont_{self.continue_from[:6]}"
-        return name
+        return RUN_NAME_SEPARATOR.join((name, self.stage, self.dataset, self.model))
 
     @property
     def crop_hw(self) -> tuple[int, int]:

@@ -90,34 +90,106 @@ def test_conda_env_file_exists_and_installs_the_project():
     assert "-e ." in pip
 
 
-@pytest.mark.slow
-def test_mlflow_run_train_and_test_entry_points(tmp_path):
-    """The real `mlflow run` path: -P params reach the CLI; the launcher run MLflow makes is
-    tagged as such and points at the training / test runs."""
-    import os
+def _mlflow_run(tmp_path, env, entry, *params, timeout=300, options=()):
     import subprocess
 
+    args = [a for p in params for a in ("-P", p)]
+    return subprocess.run(["mlflow", "run", str(ROOT), "-e", entry, "--env-manager", "local", *options, *args],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=timeout)
+
+
+def _runs(uri, view=None):
+    """Every run of every experiment: (experiment name, run)."""
     import mlflow
+    from mlflow.entities import ViewType
+
+    client = mlflow.tracking.MlflowClient(uri)
+    names = {e.experiment_id: e.name for e in client.search_experiments(view_type=ViewType.ALL)}
+    runs = client.search_runs(list(names), run_view_type=view or ViewType.ACTIVE_ONLY)
+    return [(names[r.info.experiment_id], r) for r in runs]
+
+
+def _settled_runs(uri, timeout_s=20.0):
+    """The visible runs once MLflow's launch runs are removed (a detached process deletes each
+    when `mlflow run` has ended it, within a second of its exit)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        runs = _runs(uri)
+        if all("prove.kind" in r.data.tags for _, r in runs) or time.monotonic() > deadline:
+            return runs
+        time.sleep(0.2)
+
+
+def _env(tmp_path):
+    import os
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PROVE_WORK_DIR": str(tmp_path / "w")}
-    common = ["-P", "max_iters=2", "-P", "eval_interval=2", "-P", "strategy=STD_Minimal", "-P", "batch_size=2"]
-    for entry in ("train", "test"):
-        result = subprocess.run(["mlflow", "run", str(ROOT), "-e", entry, "--env-manager", "local", *common],
-                                env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    return uri, {**env, "MLFLOW_TRACKING_URI": uri, "PROVE_WORK_DIR": str(tmp_path / "w")}
+
+
+@pytest.mark.slow
+def test_mlflow_run_train_and_test_leave_only_the_runs_they_are_about(tmp_path):
+    """The real `mlflow run` path (no experiment named): the training goes to prove's default
+    experiment, its test nests under it, MLflow's own launch runs are gone (not in `Default`),
+    and running finished work again adds nothing visible."""
+    from mlflow.entities import ViewType
+
+    uri, env = _env(tmp_path)
+    common = ("max_iters=2", "eval_interval=2", "strategy=std_minimal", "batch_size=2")
+    for entry in ("train", "test", "train"):  # the second train: already trained
+        result = _mlflow_run(tmp_path, env, entry, *common)
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    client = mlflow.tracking.MlflowClient(uri)
-    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
-    by_kind = {}
-    for run in runs:
-        by_kind.setdefault(run.data.tags.get("prove.kind"), []).append(run)
-    (train,) = by_kind["train"]
-    (test,) = by_kind["test"]
-    assert train.data.params["strategy"] == "std_minimal" and train.info.status == "FINISHED"
-    assert test.data.tags["prove.train_run_id"] == train.info.run_id
-    launches = by_kind["launch"]
-    assert len(launches) == 2 and all(r.data.tags["prove.train_run_id"] == train.info.run_id for r in launches)
-    assert None not in by_kind  # every run says what it is
+    visible = _settled_runs(uri)
+    kinds = sorted((exp, r.data.tags.get("prove.kind")) for exp, r in visible)
+    assert kinds == [("prove", "test"), ("prove", "train")], kinds  # nothing in Default, no launch runs
+    train = next(r for _, r in visible if r.data.tags["prove.kind"] == "train")
+    test = next(r for _, r in visible if r.data.tags["prove.kind"] == "test")
+    assert train.info.run_name == "std_minimal+scratch+bs2 · s1 · weather_bench · fcn_r18-tiny"
+    assert test.data.tags["mlflow.parentRunId"] == train.info.run_id  # nested in the UI
+    assert train.info.status == "FINISHED" and train.data.tags["mlflow.source.name"] == "prove train"
+    assert train.data.tags["mlflow.user"] and train.data.tags["mlflow.source.type"] == "LOCAL"
+    assert any(k.startswith("test/weather_bench/") for k in train.data.metrics)  # comparable on the training
+    deleted = [r for _, r in _runs(uri, ViewType.DELETED_ONLY)]
+    assert len(deleted) == 3 and all("prove.kind" not in r.data.tags for r in deleted)  # MLflow's 3 launch runs
+
+    # an experiment named: the run MLflow Projects made (the id `mlflow run` printed) is the training
+    # (-P values as prove resolves them: MLflow's params cannot be rewritten, `auto` would stay)
+    canonical = (*common, "seed=1", "ratio=1.0", "pretrained=false")
+    result = _mlflow_run(tmp_path, env, "train", *canonical, options=("--experiment-name", "study"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    (printed,) = set(re.findall(r"Run \(ID '([0-9a-f]+)'\) succeeded", result.stderr + result.stdout))
+    study = [r for exp, r in _settled_runs(uri) if exp == "study"]
+    assert [r.info.run_id for r in study] == [printed]
+    assert study[0].data.tags["prove.kind"] == "train" and study[0].data.tags["mlflow.source.type"] == "PROJECT"
+    assert study[0].info.run_name.startswith("std_minimal")
+
+
+# Bad -P values per entry point, as users typed them: each exits non-zero, says what is wrong,
+# and leaves no run visible in any experiment (MLflow's launch run is removed too).
+TYPOS = {
+    "train": [("strategy=std_cutmixx", "std_cutmixx"), ("ratio=1.5", "ratio"), ("model=segformer_b3", "segformer_b3")],
+    "test": [("run_id=0123456789abcdef", "0123456789abcdef")],
+    "ablation": [("preset=stage3", "stage3")],
+    "leaderboard": [("metric=mIOU_", "mIOU_")],
+    "import_results": [("file={tmp}/results.xlsx", "not a UTF-8 CSV"), ("file={tmp}/old.csv", "missing required")],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("entry,typo,named", [(e, t, n) for e, ts in TYPOS.items() for t, n in ts],
+                         ids=[f"{e}-{t}" for e, ts in TYPOS.items() for t, _ in ts])
+def test_a_typo_through_mlflow_run_leaves_no_run(tmp_path, entry, typo, named):
+    uri, env = _env(tmp_path)
+    (tmp_path / "results.xlsx").write_bytes(b"PK\x03\x04\x14\x00\x06\x00\xff\xfe" * 20)
+    (tmp_path / "old.csv").write_text("strategy,miou\nbaseline,40.0\n")
+    result = _mlflow_run(tmp_path, env, entry, typo.format(tmp=tmp_path))
+    assert result.returncode != 0
+    assert "Error: " in result.stderr and named in result.stderr and "Traceback" not in result.stderr
+    left = _settled_runs(uri)
+    assert left == [], [(e, r.info.run_name, r.data.tags) for e, r in left]
 
 
 def test_mlproject_is_generated_from_the_requests():

@@ -1,8 +1,23 @@
-"""One way of saying how long work took and has left, used by every long job."""
+"""One way of saying how long work took and has left, used by every long job; drawn as people
+expect it: a live bar on a terminal (a real pseudo-terminal here), the one-line-every-few-seconds
+form in a log file or a cluster job."""
 
+from __future__ import annotations
+
+import io
 import math
+import os
+import pty
+import select
+import subprocess
 
-from prove.progress import Progress, format_duration, remaining_seconds
+import pytest
+
+from prove.progress import LiveBar, Progress, format_duration, interactive, remaining_seconds
+from tests.data.fixtures import build_acdc
+from tests.support import prove_command
+
+BAR = "━"  # rich's bar glyph
 
 
 def test_durations():
@@ -22,3 +37,64 @@ def test_progress_status_reads_a_clock():
     now[0] = 130.0
     progress.advance()
     assert progress.status() == "elapsed 30s, about 1m30s left"
+
+
+def test_a_terminal_gets_a_bar_a_file_gets_lines(monkeypatch):
+    monkeypatch.delenv("PROVE_PROGRESS", raising=False)
+    assert not interactive(io.StringIO())
+    master, slave = pty.openpty()
+    with os.fdopen(slave, "w") as tty:
+        assert interactive(tty)
+        monkeypatch.setenv("PROVE_PROGRESS", "lines")  # forced, e.g. for a terminal recorded to a file
+        assert not interactive(tty)
+    os.close(master)
+
+
+def test_the_bar_shows_done_total_and_the_detail():
+    out = io.StringIO()
+    bar = LiveBar(8, "train x", stream=out)
+    bar.update(3, "loss 0.5000")
+    bar.note("validation at iter 3: mIoU 1.00")
+    bar.close()
+    text = out.getvalue()
+    assert BAR in text and "3/8" in text and "loss 0.5000" in text and "validation at iter 3" in text
+
+
+def _under_a_terminal(argv, env, timeout_s=240):
+    """Run argv with stdout and stderr on a pseudo-terminal; everything it drew."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=env, close_fds=True)
+    os.close(slave)
+    chunks = []
+    while True:
+        ready, _, _ = select.select([master], [], [], timeout_s)
+        if not ready:
+            proc.kill()
+            break
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the terminal closed: the process ended
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(30)
+    os.close(master)
+    return proc.returncode, b"".join(chunks).decode("utf-8", "replace")
+
+
+@pytest.mark.slow
+def test_train_and_test_draw_bars_on_a_terminal(tmp_path):
+    build_acdc(tmp_path / "acdc")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PROVE_"))}
+    env.update(MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'store.db'}", PROVE_WORK_DIR=str(tmp_path / "w"),
+               COLUMNS="160")
+    common = ["--dataset", "acdc_mini", "--stage", "s2", "--batch-size", "2", "--max-iters", "6",
+              "--data-root", str(tmp_path / "acdc")]
+    code, drawn = _under_a_terminal(prove_command("train", *common, "--eval-interval", "6"), env)
+    assert code == 0, drawn[-3000:]
+    assert BAR in drawn and "6/6" in drawn and "loss" in drawn and "\x1b[" in drawn  # drawn in place
+    assert "iter 6/6  loss" not in drawn  # not the log-file lines
+    code, drawn = _under_a_terminal(prove_command("test", *common), env)
+    assert code == 0, drawn[-3000:]
+    assert BAR in drawn and "test acdc_mini/val" in drawn

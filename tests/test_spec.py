@@ -99,11 +99,11 @@ def test_params_round_trip():
 def test_run_name_reads_like_the_users_names():
     spec = TrainSpec.create(dataset="bdd10k", model="segformer_mit-b3", strategy="gen_random_noise", ratio=0.5,
                             aux_loss="lovasz", pretrained="true")
-    assert spec.run_name == "s1/bdd10k/segformer_mit-b3/gen_random_noise@0.5+lovasz"
-    assert TrainSpec.create().run_name == "s1/weather_bench/fcn_r18-tiny/baseline+scratch"
+    assert spec.run_name == "gen_random_noise@0.5+lovasz · s1 · bdd10k · segformer_mit-b3"  # strategy first
+    assert TrainSpec.create().run_name == "baseline+scratch · s1 · weather_bench · fcn_r18-tiny"
     # the batch-size study: a batch other than the protocol's (16) is in the name, 16 is not
     names = [TrainSpec.create(dataset="bdd10k", model="segformer_mit-b3", batch_size=b).run_name for b in (8, 16)]
-    assert names == ["s1/bdd10k/segformer_mit-b3/baseline+bs8", "s1/bdd10k/segformer_mit-b3/baseline"]
+    assert names == ["baseline+bs8 · s1 · bdd10k · segformer_mit-b3", "baseline · s1 · bdd10k · segformer_mit-b3"]
 
 
 def test_cg_needs_cityscapes():

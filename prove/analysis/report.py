@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from prove.analysis import plots
+from prove.analysis.html import HTML_FILE, write_html
 from prove.analysis.ablations import SMALL_OBJECTS, combination_synergy, ratio_spread, setting_effect, small_objects
 from prove.analysis.cd import critical_difference
 from prove.analysis.compare import compare_by
@@ -36,6 +37,7 @@ from prove.data.domains import ADVERSE_DOMAINS, CLEAR_DAY
 from prove.errors import ProveError
 
 REPORT_FILE = "report.md"
+RUNS_READ_FILE = "runs_read.csv"  # every run the report read: the analysis run's links to its inputs
 # settings whose absolute effect on the same strategies is reported where they vary (ratio has its own table)
 EFFECT_FIELDS = ("aux_loss", "main_loss", "pretrained", "max_iters", "batch_size")
 OUTPUT_DIRS = ("tables", "plots")
@@ -152,7 +154,8 @@ def _clean(out: Path) -> None:
     comparison that is gone leaves no stale file behind."""
     for name in OUTPUT_DIRS:
         shutil.rmtree(out / name, ignore_errors=True)
-    (out / REPORT_FILE).unlink(missing_ok=True)
+    for name in (REPORT_FILE, HTML_FILE, RUNS_READ_FILE):
+        (out / name).unlink(missing_ok=True)
 
 
 def _test_setting(df: pd.DataFrame) -> pd.DataFrame:
@@ -271,8 +274,18 @@ def write_report(inputs: ReportInputs, options: ReportOptions, out: str | Path,
     r.w.md[header_end:header_end] = ["## Key findings", "", *[f"- {f}" for f in findings], ""]
     report = out / REPORT_FILE
     report.write_text("\n".join(r.w.md) + "\n")
+    write_html(report)  # the same report as one self-contained page (MLflow's artifact viewer shows it)
+    _runs_read(inputs, out)
     r.summary["findings"] = findings
     return ReportFiles(report, r.w.tables, r.w.plots, findings, r.summary)
+
+
+def _runs_read(inputs: ReportInputs, out: Path) -> None:
+    """Every run the report was computed from (test results and trainings), by id."""
+    frames = [pd.DataFrame({"run_id": sorted(set(df["run_id"])), "kind": kind})
+              for df, kind in ((inputs.results, "test"), (inputs.trainings, "train"))
+              if df is not None and "run_id" in df.columns]
+    pd.concat(frames or [pd.DataFrame(columns=["run_id", "kind"])]).to_csv(out / RUNS_READ_FILE, index=False)
 
 
 def _selected_results(inputs: ReportInputs, options: ReportOptions) -> pd.DataFrame:

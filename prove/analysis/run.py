@@ -26,7 +26,7 @@ from prove.analysis.options import (
     DEFAULT_CD_BLOCKS, DEFAULT_EXCLUSIONS, DEFAULT_OUTPUT, LeaderboardOptions, existing_file, parse_comparisons,
     parse_filters, parse_list,
 )
-from prove.analysis.report import REPORT_FILE, ReportFiles, ReportInputs, ReportOptions, write_report
+from prove.analysis.report import REPORT_FILE, RUNS_READ_FILE, ReportFiles, ReportInputs, ReportOptions, write_report
 from prove.analysis.store import SyncReport, planned_table, sync_results, sync_trainings
 from prove.errors import ProveError
 from prove.settings import cache_dir
@@ -160,7 +160,9 @@ def build_leaderboard(request: LeaderboardRequest, echo=lambda s: click.echo(s, 
         echo(f"  {line}")
     run_id = _log_analysis_run(request, files, sync) if request.log_run else None
     marker.write_text(json.dumps(dict(fingerprint=fingerprint, run_id=run_id)))
-    echo(f"report: {files.report}")
+    echo(f"report: {files.report} (and {files.report.with_name('report.html').name}, self-contained)")
+    if run_id:
+        echo(f"analysis run {run_id}: {client.runs_url(client.experiment_id(request.experiment), run_id)}")
     return LeaderboardOutcome(files.report, out, sync, trainings_sync, False, run_id, files)
 
 
@@ -172,7 +174,12 @@ def _log_analysis_run(request: LeaderboardRequest, files: ReportFiles, sync: Syn
                   exclusions=str(request.exclusions or ""), plan=str(request.plan or request.plan_preset or ""),
                   test_results=sync.total_runs)
     exp_id = client.experiment_id(request.experiment)
-    run_id = client.create_run(exp_id, f"leaderboard:{o.metric}", {schema.KIND: schema.ANALYSIS},
+    read = pd.read_csv(request.out_dir / RUNS_READ_FILE)
+    note = (f"Leaderboard of {o.metric} computed from {int((read['kind'] == 'test').sum())} test results and "
+            f"{int((read['kind'] == 'train').sum())} training runs of {client.tracking_uri()} (experiments: "
+            f"{', '.join(request.experiments) or 'all'}); their run ids are in the artifact `{RUNS_READ_FILE}`. "
+            f"Open `report.html` in the artifacts for the report with its plots.")
+    run_id = client.create_run(exp_id, f"leaderboard · {o.metric}", {schema.KIND: schema.ANALYSIS, schema.MLFLOW_NOTE: note},
                                {k: str(v) for k, v in params.items()})
     try:
         metrics = []
@@ -188,5 +195,4 @@ def _log_analysis_run(request: LeaderboardRequest, files: ReportFiles, sync: Syn
         client.end_run(run_id, "FAILED")
         raise
     client.end_run(run_id, "FINISHED")
-    client.mark_launcher({schema.ANALYSIS_RUN: run_id}, own_run=None)
     return run_id

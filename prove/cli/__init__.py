@@ -12,6 +12,7 @@ machinery when it runs.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass
 from typing import Sequence
@@ -24,6 +25,7 @@ from prove.cli.listing import LISTINGS, text_table
 from prove.cli.options import request_options, split
 from prove.demo import DemoOptions
 from prove.errors import ProveError
+from prove.settings import COMMAND_ENV
 from prove.evaluation.options import TestOptions
 from prove.spec import TrainSpec, option
 from prove.sweeps.options import AblationOptions
@@ -69,11 +71,26 @@ class ProveGroup(click.Group):
     """Turns `ProveError` into a clean message and exit code 2 for every sub-command."""
 
     def invoke(self, ctx: click.Context):
+        if ctx.protected_args:  # runs say which command made them (mlflow.source.name); workers inherit it
+            os.environ[COMMAND_ENV] = f"prove {ctx.protected_args[0]}"
         try:
             return super().invoke(ctx)
         except ProveError as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(2)
+        except Exception as exc:
+            if not type(exc).__module__.startswith("mlflow."):
+                raise
+            # the store refused or failed a request (a URI that is no MLflow server, a permission):
+            # what it said, without a traceback through MLflow's REST layer
+            uri = os.environ.get("MLFLOW_TRACKING_URI", "the tracking store")
+            click.echo(f"Error: {uri}: {str(exc).splitlines()[0]}", err=True)
+            ctx.exit(1)
+        finally:  # the run `mlflow run` made, unless prove made it its own (also after bad input)
+            if "MLFLOW_RUN_ID" in os.environ or "prove.tracking.client" in sys.modules:
+                from prove.tracking import client
+
+                client.settle_project_run()
 
 
 @click.group(cls=ProveGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -147,7 +164,8 @@ def train_command(**values) -> None:
     from prove.training.run import exit_code_for, train
 
     try:
-        outcome = train(spec, force=options.force, experiment=options.experiment or None)
+        outcome = train(spec, force=options.force, experiment=options.experiment or None,
+                        system_metrics=options.system_metrics == "on")
     except TrainingInterrupted as exc:
         sys.exit(exit_code_for(exc))
     click.echo(outcome.run_id)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from prove.data.base import default_test_split, open_adapter
 from prove.data.labels import CLASSES
 from prove.errors import ProveError
 from prove.evaluation.metrics import ALL
-from prove.spec import TrainSpec
+from prove.spec import RUN_NAME_SEPARATOR, TrainSpec
 from prove.tracking import client, schema
 from prove.training.artifacts import iteration_checkpoints
 
@@ -188,7 +189,9 @@ def run_test(request: TestTarget, iteration: int, checkpoint: str, force: bool, 
     collector = SampleCollector(samples)
     click.echo(f"testing {request.spec.run_name} iter {iteration} on {request.test_dataset}/{request.test_split} "
                f"({len(dataset)} images)", err=True)
-    confusion = evaluate(model, dataset, batch_size=batch_size, device=device, on_image=collector)
+    with _image_progress(len(dataset), f"test {request.test_dataset}/{request.test_split} @{iteration}") as counted:
+        confusion = evaluate(model, dataset, batch_size=batch_size, device=device,
+                             on_image=lambda *image: (collector(*image), counted()))
     results = confusion.results()
 
     # nothing is written before here: a failure above leaves the store untouched
@@ -202,9 +205,10 @@ def run_test(request: TestTarget, iteration: int, checkpoint: str, force: bool, 
     params.update({f"test_data.{k}": v for k, v in test_adapter.settings().items()})
     tags = {schema.KIND: schema.TEST, schema.TEST_KEY: key, schema.TRAIN_RUN: request.train_run_id,
             schema.SPEC_HASH: request.spec_hash, schema.FAMILY: _family(spec)}
-    name = f"test:{spec.run_name}@{request.test_dataset}/{request.test_split}#{iteration}"
+    # nested under its training in the UI: what tells siblings apart (test set, iteration) first
+    name = f"test {request.test_dataset}/{request.test_split} @{iteration} · {spec.run_name.split(RUN_NAME_SEPARATOR)[0]}"
     exp_id = client.experiment_id(experiment)
-    run_id = client.create_run(exp_id, name, tags, params)
+    run_id = client.create_run(exp_id, name, tags, params, parent=request.train_run_id)
     try:
         now = int(time.time() * 1000)
         client.log_metrics(run_id, [client.metric(k, v, iteration, now) for k, v in result_metrics(results).items()])
@@ -212,7 +216,8 @@ def run_test(request: TestTarget, iteration: int, checkpoint: str, force: bool, 
         for path in write_artifacts(out, results, confusion.matrices, collector, results_table(results)):
             client.log_artifact(run_id, path)
         client.log_metrics(request.train_run_id, [client.metric(
-            schema.tested_metric(request.test_dataset, request.test_split), results[ALL]["mIoU"], iteration, now)])
+            schema.tested_metric(request.test_dataset, request.test_split), results[ALL]["mIoU"], iteration, now)]
+            + training_copy(request, iteration, checkpoint, results, now))
     except BaseException:
         client.end_run(run_id, "FAILED")
         client.delete_run(run_id)  # a half-written result must not be counted
@@ -224,6 +229,41 @@ def run_test(request: TestTarget, iteration: int, checkpoint: str, force: bool, 
     click.echo(f"mIoU {results[ALL]['mIoU']:.2f} on {request.test_dataset}/{request.test_split} "
                f"(iter {iteration}); run {run_id}", err=True)
     return TestOutcome(run_id, iteration, "evaluated", result_metrics(results))
+
+
+@contextmanager
+def _image_progress(total: int, label: str, every_s: float = 10.0):
+    """A live bar over the test images on a terminal; else a line every `every_s` seconds."""
+    from prove.progress import LiveBar, Progress, interactive
+
+    progress = Progress(total)
+    bar = LiveBar(total, label) if interactive() else None
+    last = [time.monotonic()]
+
+    def counted() -> None:
+        progress.advance()
+        if bar is not None:
+            bar.update(progress.done)
+        elif time.monotonic() - last[0] >= every_s:
+            last[0] = time.monotonic()
+            click.echo(f"[{label}] {progress.done}/{total} images ({progress.status()})", err=True)
+
+    try:
+        yield counted
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def training_copy(request: TestTarget, iteration: int, checkpoint: str, results: dict[str, dict], now: int) -> list:
+    """The summary metrics of a result of the training's last (or best-on-val) checkpoint, per
+    domain, for the training run itself (schema.training_result_metric); step = the iteration."""
+    saved = iteration_checkpoints(request.work_dir) if Path(request.work_dir).is_dir() else {}
+    prefixes = [p for p, applies in ((schema.LAST_RESULT, bool(saved) and iteration >= max(saved)),
+                                     (schema.BEST_RESULT, Path(checkpoint).name.startswith("best_"))) if applies]
+    return [client.metric(schema.training_result_metric(prefix, request.test_dataset, request.test_split, domain, key),
+                          r[key], iteration, now)
+            for prefix in prefixes for domain, r in results.items() for key in schema.METRICS if not np.isnan(r[key])]
 
 
 def summary_table(results: dict[str, dict]) -> str:
@@ -250,7 +290,6 @@ def test(run_id: str | None = None, spec: TrainSpec | None = None, checkpoint: s
     target = find_target(run_id, spec, checkpoint, test_dataset, test_split, test_data_root, test_domain_csv,
                          experiment, test_split_csv)
     outcomes = [run_test(target, it, path, force, samples, batch_size, experiment) for it, path in target.checkpoints]
-    client.mark_launcher({schema.TRAIN_RUN: target.train_run_id, schema.TEST_RUNS: ",".join(o.run_id for o in outcomes)})
     return outcomes
 
 

@@ -146,11 +146,17 @@ class _Progress:
     """`generator: 12/40 (elapsed 3s, about 7s left)` on one stderr line, refreshed at most twice a second."""
 
     def __init__(self, total: int, label: str, enabled: bool):
+        from prove.progress import LiveBar, interactive
+
         self.total, self.label, self.enabled = total, label, enabled
         self.progress, self.last = Progress(total), 0.0
+        self.bar = LiveBar(total, f"{label}: images") if enabled and interactive() else None
 
     def step(self) -> None:
         self.progress.advance()
+        if self.bar is not None:
+            self.bar.update(self.progress.done)
+            return
         now = time.monotonic()
         if self.enabled and now - self.last >= 0.5:
             self.last = now
@@ -158,6 +164,8 @@ class _Progress:
             sys.stderr.flush()
 
     def done(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
         if self.enabled:
             sys.stderr.write(f"\r{self.label}: {self.progress.done}/{self.total} images "
                              f"in {format_duration(self.progress.elapsed)}\n")

@@ -113,7 +113,6 @@ def _parent_run(sweep: Sweep, exp_id: str, table: pd.DataFrame, executor: str, w
         table.to_csv(Path(tmp) / "plan_before.csv", index=False)
         client.log_artifact(run_id, definition)
         client.log_artifact(run_id, Path(tmp) / "plan_before.csv")
-    client.mark_launcher({schema.SWEEP_RUN: run_id})
     return run_id
 
 

@@ -23,7 +23,9 @@ from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunTag, ViewT
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from prove.settings import DEFAULT_EXPERIMENT, stale_after_s
+from prove.settings import COMMAND_ENV, DEFAULT_EXPERIMENT, TRACKING_TIMEOUT_S, stale_after_s
+
+DEFAULT_EXPERIMENT_ID = "0"  # MLflow's `Default` experiment
 from prove.tracking import schema
 
 _BATCH = 900  # MLflow accepts up to 1000 metrics per log_batch
@@ -31,7 +33,31 @@ _PAGE = 50_000  # MLflow's largest search page: each page is a query
 
 
 def mlflow_client(tracking_uri: str | None = None) -> MlflowClient:
+    check_reachable(tracking_uri or mlflow.get_tracking_uri())
     return MlflowClient(tracking_uri) if tracking_uri else MlflowClient()
+
+
+_REACHABLE: set[str] = set()
+
+
+def check_reachable(uri: str, timeout_s: float = TRACKING_TIMEOUT_S) -> None:
+    """A tracking server that does not accept connections is a clear error within `timeout_s`
+    (MLflow itself retries for minutes before it says anything). Checked once per URI."""
+    if uri in _REACHABLE or not uri.startswith(("http://", "https://")):
+        return
+    from urllib.parse import urlsplit
+
+    from prove.errors import ProveError
+
+    parts = urlsplit(uri)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname or "localhost", port), timeout=timeout_s).close()
+    except OSError as exc:
+        reason = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc)).lower()
+        raise ProveError(f"tracking server {uri} does not answer ({reason} after at most {timeout_s:.0f}s); "
+                         "start it (prove server), or fix --tracking-uri / MLFLOW_TRACKING_URI") from None
+    _REACHABLE.add(uri)
 
 
 def tracking_uri() -> str:
@@ -41,28 +67,59 @@ def tracking_uri() -> str:
 def experiment_name(name: str | None = None) -> str | None:
     """The experiment a verb writes to: `name` when given; else None, meaning the experiment
     MLflow Projects launched this process in (MLFLOW_EXPERIMENT_ID, set by `mlflow run`); else
-    MLflow's MLFLOW_EXPERIMENT_NAME; else settings.DEFAULT_EXPERIMENT."""
+    MLflow's MLFLOW_EXPERIMENT_NAME; else settings.DEFAULT_EXPERIMENT.
+
+    `mlflow run` without `--experiment-name` launches in MLflow's `Default` experiment (id 0):
+    that is no one's choice, so prove's default applies then (docs/tracking.md#mlflow-run)."""
     if name:
         return name
-    if os.environ.get("MLFLOW_EXPERIMENT_ID"):
+    if os.environ.get("MLFLOW_EXPERIMENT_ID") not in (None, "", DEFAULT_EXPERIMENT_ID):
         return None
     return os.environ.get("MLFLOW_EXPERIMENT_NAME") or DEFAULT_EXPERIMENT
 
 
 def experiment_id(name: str | None = None) -> str:
-    """The id of the experiment of `experiment_name(name)`, created when missing."""
+    """The id of the experiment of `experiment_name(name)`, created when missing, and marked as
+    one for model training (the MLflow UI then opens on its runs, not on GenAI traces)."""
     resolved = experiment_name(name)
     if resolved is None:
-        return os.environ["MLFLOW_EXPERIMENT_ID"]
+        return _mark_kind(os.environ["MLFLOW_EXPERIMENT_ID"])
     found = mlflow_client().get_experiment_by_name(resolved)
     if found:
-        return found.experiment_id
+        return _mark_kind(found.experiment_id, found.tags)
     try:
-        return mlflow_client().create_experiment(resolved)
+        return _mark_kind(mlflow_client().create_experiment(resolved, tags={schema.EXPERIMENT_KIND: schema.MODEL_TRAINING}))
     except MlflowException as exc:  # parallel workers creating it at once: one wins, all use it
         if exc.error_code != "RESOURCE_ALREADY_EXISTS":
             raise
-        return mlflow_client().get_experiment_by_name(resolved).experiment_id
+        return _mark_kind(mlflow_client().get_experiment_by_name(resolved).experiment_id)
+
+
+_MARKED: set[tuple[str, str]] = set()  # (tracking uri, experiment id) already marked by this process
+
+
+def _mark_kind(exp_id: str, tags: dict | None = None) -> str:
+    """Set `mlflow.experimentKind` on an experiment prove writes to, once per process."""
+    key = (tracking_uri(), exp_id)
+    if key not in _MARKED:
+        if tags is None:
+            tags = mlflow_client().get_experiment(exp_id).tags
+        if tags.get(schema.EXPERIMENT_KIND) != schema.MODEL_TRAINING:
+            mlflow_client().set_experiment_tag(exp_id, schema.EXPERIMENT_KIND, schema.MODEL_TRAINING)
+        _MARKED.add(key)
+    return exp_id
+
+
+def runs_url(exp_id: str, run_id: str | None = None) -> str:
+    """The MLflow UI's runs view of an experiment (or one run's page), for prove to print.
+
+    A tracking server serves the UI itself; a local store (sqlite, a folder) is shown by
+    `mlflow ui`, which listens on 127.0.0.1:5000 by default, so the link says how to start it."""
+    uri = tracking_uri()
+    page = f"#/experiments/{exp_id}/runs" + (f"/{run_id}" if run_id else "")
+    if uri.startswith(("http://", "https://")):
+        return f"{uri.rstrip('/')}/{page}"
+    return f"http://127.0.0.1:5000/{page} (after: mlflow ui --backend-store-uri {uri})"
 
 
 def find_experiment_id(name: str | None = None) -> str | None:
@@ -163,22 +220,105 @@ def package_versions() -> str:
     return " ".join(parts)
 
 
-def create_run(exp_id: str, run_name: str, tags: dict[str, str], params: dict[str, str], adopt: str | None = None) -> str:
-    """A new RUNNING run with its params and tags; `adopt` reuses a run MLflow Projects made."""
+# -- the run `mlflow run` made for this process ---------------------------------------------------
+# MLflow Projects creates a run before it starts an entry point (MLFLOW_RUN_ID). The first run
+# prove opens in this process takes it over when it is that run (same entry point, same
+# experiment, -P values equal to prove's params, since MLflow's params cannot be rewritten: e.g.
+# `-P pretrained=auto` is logged by MLflow as written but resolves to true or false). Else, when
+# the command ends (also after bad input), MLflow's run is removed: deleted (`mlflow gc` purges
+# it) once `mlflow run` has ended it, by a small detached process (prove.tracking.reaper),
+# because `mlflow run` sets the status of its run after the entry point exits and fails on a
+# run deleted before that. So one `mlflow run` leaves only the runs it is about, and a typo
+# leaves none (docs/tracking.md#mlflow-run).
+ENTRY_POINT_KINDS = {"train": schema.TRAIN, "adopt": schema.TRAIN, "test": schema.TEST, "ablation": schema.SWEEP,
+                     "leaderboard": schema.ANALYSIS}
+_not_taken: list[str] = []  # MLflow Projects' run, when no run of this process took it over
+
+
+def _project_run(kind: str, exp_id: str, params: dict[str, str]) -> str | None:
+    """MLflow Projects' run for this process when a run of `kind` in `exp_id` may take it over.
+    Asked once: the variable is dropped, so later runs and workers make their own."""
+    run_id = os.environ.pop("MLFLOW_RUN_ID", None)
+    if not run_id:
+        return None
+    run = mlflow_client().get_run(run_id)
+    entry = run.data.tags.get("mlflow.project.entryPoint", "")
+    if (ENTRY_POINT_KINDS.get(entry) == kind and run.info.experiment_id == exp_id
+            and run.info.lifecycle_stage == "active" and schema.KIND not in run.data.tags
+            and all(k not in params or params[k] == _unquoted(v) for k, v in run.data.params.items())):
+        return run_id
+    _not_taken.append(run_id)
+    return None
+
+
+def _unquoted(value: str) -> str:
+    """MLflow Projects logs an empty default as the shell word `''`."""
+    return "" if value == "''" else value
+
+
+def settle_project_run() -> None:
+    """Remove MLflow Projects' run unless a run of this process took it over (see above);
+    called by the CLI when a command ends, whatever the outcome."""
+    run_id = os.environ.pop("MLFLOW_RUN_ID", None) or (_not_taken.pop() if _not_taken else None)
+    if not run_id:
+        return
+    c = mlflow_client()
+    try:
+        run = c.get_run(run_id)
+    except MlflowException:
+        return
+    if schema.KIND in run.data.tags or run.info.lifecycle_stage != "active":
+        return
+    if "mlflow.project.entryPoint" in run.data.tags:  # `mlflow run` ends it after this process exits
+        import sys
+
+        subprocess.Popen([sys.executable, "-m", "prove.tracking.reaper", tracking_uri(), run_id, str(os.getpid())],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True, cwd=str(Path(__file__).resolve().parents[2]))
+        return
+    if run.info.status in ("RUNNING", "SCHEDULED"):
+        c.set_terminated(run_id, "FINISHED")
+    c.delete_run(run_id)
+
+
+def provenance_tags() -> dict[str, str]:
+    """MLflow's own source and user tags (what the UI's Source and User columns show)."""
+    import getpass
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    tags = {schema.MLFLOW_USER: user, schema.MLFLOW_SOURCE_TYPE: "LOCAL",
+            schema.MLFLOW_SOURCE_NAME: os.environ.get(COMMAND_ENV, "prove")}
+    commit = code_version()
+    if commit != "unknown":
+        tags[schema.MLFLOW_SOURCE_COMMIT] = commit
+    return tags
+
+
+def create_run(exp_id: str, run_name: str, tags: dict[str, str], params: dict[str, str],
+               parent: str | None = None) -> str:
+    """A new RUNNING run with its params and tags, a child of `parent` (else of the sweep this
+    process works for); it may be the run `mlflow run` made for this process (see above)."""
     c = mlflow_client()
     all_tags = {**tags, schema.HEARTBEAT: str(time.time()), schema.HOST: socket.gethostname(),
                 schema.GIT_COMMIT: code_version(), schema.VERSIONS: package_versions()}
-    parent = os.environ.get(schema.PARENT_RUN_ENV)
-    if parent and parent != adopt:
-        all_tags[schema.MLFLOW_PARENT] = parent  # runs made for a sweep are its children in the MLflow UI
-    if adopt:
-        run_id = adopt
-        c.set_tag(run_id, schema.MLFLOW_RUN_NAME, run_name)
+    parent = parent or os.environ.get(schema.PARENT_RUN_ENV)
+    adopted = _project_run(tags.get(schema.KIND, ""), exp_id, params)
+    if parent and parent != adopted:
+        all_tags[schema.MLFLOW_PARENT] = parent  # the MLflow UI nests a sweep's trainings, a training's tests
+    if adopted:
+        run_id = adopted  # MLflow Projects already set its source tags
+        all_tags[schema.MLFLOW_RUN_NAME] = run_name
     else:
+        all_tags.update(provenance_tags())
         run_id = c.create_run(exp_id, run_name=run_name).info.run_id
     existing = c.get_run(run_id).data.params
-    c.log_batch(run_id, params=[Param(k, v) for k, v in params.items() if k not in existing],
-                tags=[RunTag(k, v) for k, v in all_tags.items()])
+    new = [Param(k, v) for k, v in params.items() if k not in existing]
+    c.log_batch(run_id, params=new[:100], tags=[RunTag(k, v) for k, v in all_tags.items()])
+    for start in range(100, len(new), 100):  # MLflow takes at most 100 params per batch
+        c.log_batch(run_id, params=new[start:start + 100])
     return run_id
 
 
@@ -231,13 +371,23 @@ def log_dataset(run_id: str, dataset, context: str) -> None:
         mlflow_client().log_inputs(run_id, datasets=inputs)
 
 
-def mark_launcher(links: dict[str, str], own_run: str | None = None) -> None:
-    """`mlflow run` made a run for this process (MLFLOW_RUN_ID). Unless prove adopted it as its
-    own run, tag it `prove.kind=launch` with links to the runs it produced, so analyses that
-    filter on prove.kind never mistake it for a result."""
-    launched = os.environ.get("MLFLOW_RUN_ID")
-    if launched and launched != own_run:
-        set_tags(launched, {schema.KIND: schema.LAUNCH, **links})
+@contextmanager
+def system_metrics(run_id: str, enabled: bool = True):
+    """MLflow's own system-metrics monitor (`system/cpu_utilization_percentage`, memory, disk,
+    network; GPU utilisation and memory with nvidia-ml-py, the `gpu` extra) on `run_id` while
+    the block runs. MLflow's MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING=false turns it off too, and
+    MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL sets its period (default 10 s)."""
+    if not enabled or os.environ.get("MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING", "").lower() in ("false", "0"):
+        yield
+        return
+    from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+
+    monitor = SystemMetricsMonitor(run_id, resume_logging=True, tracking_uri=tracking_uri())
+    monitor.start()
+    try:
+        yield
+    finally:
+        monitor.finish()
 
 
 def end_run(run_id: str, status: str) -> None:

@@ -50,7 +50,7 @@ from prove.data import DATASETS  # importing prove.data registers every dataset 
 from prove.errors import ProveError, UnknownNameError
 from prove.models import get_model_card
 from prove.models.losses import aux_losses, main_losses
-from prove.progress import Progress
+from prove.progress import LiveBar, Progress, interactive
 from prove.spec import STAGES
 from prove.strategies import parse_strategy
 from prove.tracking import client, schema
@@ -139,20 +139,26 @@ def import_results(path: str | Path, experiment: str | None = None, force: bool 
 
     exp_id = client.experiment_id(experiment) if plan else ""
     progress = Progress(len(plan))
-    for done, (result, previous) in enumerate(plan, 1):
-        run_id = _write(result, exp_id, source)
-        for old in previous:  # only once the new run is complete: a failure never loses the old
-            client.delete_run(old.info.run_id)
-        if previous:
-            report.replaced += 1
-        else:
-            report.imported += 1
-        run_of[result.key] = run_id
-        progress.advance()
-        if done % PROGRESS_EVERY == 0:
-            echo(f"imported {done}/{len(plan)} results ({progress.status()})", err=True)
+    bar = LiveBar(len(plan), f"import {source.name}") if plan and interactive() else None
+    try:
+        for done, (result, previous) in enumerate(plan, 1):
+            run_id = _write(result, exp_id, source)
+            for old in previous:  # only once the new run is complete: a failure never loses the old
+                client.delete_run(old.info.run_id)
+            if previous:
+                report.replaced += 1
+            else:
+                report.imported += 1
+            run_of[result.key] = run_id
+            progress.advance()
+            if bar is not None:
+                bar.update(done)
+            elif done % PROGRESS_EVERY == 0:
+                echo(f"imported {done}/{len(plan)} results ({progress.status()})", err=True)
+    finally:
+        if bar is not None:
+            bar.close()
     report.run_ids = [run_of[result.key] for result in results]
-    client.mark_launcher({SOURCE: "import", IMPORT_FILE: str(source)})
     echo(f"{source}: {report.rows} rows, {len(results)} results: {report.imported} imported, "
          f"{report.replaced} replaced, {report.skipped} already imported", err=True)
     return report
@@ -162,7 +168,19 @@ def import_results(path: str | Path, experiment: str | None = None, force: bool 
 
 def _read(source: Path) -> tuple[list[tuple[int, dict[str, str]]], list[str]]:
     """(line number, cells by column) of every well-formed data row, and the problems of the
-    others; header problems raise at once (no row can be read without the columns)."""
+    others; header problems raise at once (no row can be read without the columns). A file
+    that is not UTF-8 text (an .xlsx, a parquet, a zip given by mistake) is named as such."""
+    try:
+        return _read_text(source)
+    except UnicodeDecodeError as exc:
+        head = source.read_bytes()[:4]
+        kind = {b"PK\x03\x04": " (it looks like a zip or an .xlsx workbook: save it as CSV UTF-8)",
+                b"PAR1": " (it looks like a parquet file)"}.get(head, "")
+        raise ProveError(f"{source} is not a UTF-8 CSV file: byte {exc.start} is 0x{exc.object[exc.start]:02x}"
+                         f"{kind}; expected a CSV text file with a header line") from None
+
+
+def _read_text(source: Path) -> tuple[list[tuple[int, dict[str, str]]], list[str]]:
     accepted = f"accepted: {', '.join(REQUIRED_COLUMNS)} (required), {', '.join(OPTIONAL_COLUMNS)} (optional)"
     with source.open(newline="", encoding="utf-8-sig") as handle:  # -sig: spreadsheets write a BOM
         reader = csv.reader(handle)
@@ -371,8 +389,8 @@ def _write(result: _Result, exp_id: str, source: Path) -> str:
         schema.TRAIN_RUN: train_run_id, schema.FAMILY: result.family, SOURCE: "import", IMPORT_FILE: str(source),
         IMPORT_KEY: result.key, IMPORT_LINES: ",".join(map(str, result.lines)),
     }
-    training = f["run_name"] or f"{f['stage']}/{f['dataset']}/{f['model']}/{f['strategy']}"
-    name = f"import:{training}@{f['test_dataset']}#{iteration}"
+    training = f["run_name"] or " · ".join((f["strategy"], f["stage"], f["dataset"], f["model"]))
+    name = f"{training} · imported {f['test_dataset']} @{iteration}"
     run_id = client.create_run(exp_id, name, tags, {k: str(v) for k, v in params.items()})
     try:
         now = int(time.time() * 1000)

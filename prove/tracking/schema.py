@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 # -- run kinds (tag KIND) ---------------------------------------------------------------------
+# `launch`: an `mlflow run` launcher run of prove <= 0.x stores (none are made any more; analyses skip them)
 TRAIN, TEST, SWEEP, ANALYSIS, LAUNCH = "train", "test", "sweep", "analysis", "launch"
 KINDS: tuple[str, ...] = (TRAIN, TEST, SWEEP, ANALYSIS, LAUNCH)
 
@@ -26,8 +27,7 @@ CONFIG_FILE = "prove.config_file"  # an adopted training's mmseg config (prove's
 FAMILY = "prove.family"  # strategy family (baseline | standard | generative | control | combination)
 GENERATOR_FAMILY = "prove.generator_family"  # where a generator is used
 TEST_KEY = "prove.test_key"  # <train run>/<test dataset>/<split>/iter_<N>: one result per key
-TRAIN_RUN = "prove.train_run_id"  # on a test run: the training it evaluates; on a launcher: what it made
-TEST_RUNS = "prove.test_run_ids"  # on a launcher run: the test runs it made
+TRAIN_RUN = "prove.train_run_id"  # on a test run: the training it evaluates
 RECONCILED = "prove.reconciled"  # unix time `prove ablation --reconcile` marked a dead job's run KILLED
 
 # -- imported results (prove import-results) -------------------------------------------------------
@@ -35,14 +35,18 @@ SOURCE = "prove.source"  # "import" on results that came from a CSV
 IMPORT_FILE, IMPORT_KEY, IMPORT_LINES = "prove.import_file", "prove.import_key", "prove.import_lines"
 
 # -- sweeps and analyses ---------------------------------------------------------------------------
-SWEEP_RUN = "prove.sweep_run_id"  # on a launcher run: the sweep's parent run
-ANALYSIS_RUN = "prove.analysis_run_id"  # on a launcher run: the analysis run it made
 CLAIM_PREFIX = "prove.claim."  # experiment tags prove.claim.<spec hash>.<token> (prove.tracking.claims)
 PARENT_RUN_ENV = "PROVE_PARENT_RUN_ID"  # set by `prove ablation` for the runs of its workers
 
 # -- MLflow's own tags prove sets ------------------------------------------------------------------
 MLFLOW_PARENT = "mlflow.parentRunId"
 MLFLOW_RUN_NAME = "mlflow.runName"
+MLFLOW_USER = "mlflow.user"
+MLFLOW_SOURCE_NAME, MLFLOW_SOURCE_TYPE = "mlflow.source.name", "mlflow.source.type"
+MLFLOW_SOURCE_COMMIT = "mlflow.source.git.commit"
+MLFLOW_NOTE = "mlflow.note.content"  # a run's description in the MLflow UI (markdown)
+# on every experiment prove writes to: the UI opens it on its runs (not on GenAI traces)
+EXPERIMENT_KIND, MODEL_TRAINING = "mlflow.experimentKind", "custom_model_development"
 
 # -- metric keys ---------------------------------------------------------------------------------
 METRICS: tuple[str, ...] = ("mIoU", "mAcc", "aAcc", "fwIoU")  # summary metrics of a result, in %
@@ -71,6 +75,18 @@ def tested_metric(dataset: str, split: str) -> str:
     """`test.<dataset>.<split>/mIoU`, logged on the TRAINING run at step = the tested iteration,
     so which tests a training has had is read off the training runs (sweep plans)."""
     return f"test.{dataset}.{split}/mIoU"
+
+
+LAST_RESULT, BEST_RESULT = "test", "test_best"  # prefixes of a training's own copy of its test results
+
+
+def training_result_metric(prefix: str, dataset: str, split: str, domain: str, metric: str) -> str:
+    """`test/<dataset>/<domain>/<metric>` (`test_best/...` for the best-on-val checkpoint), on the
+    TRAINING run, so the MLflow UI's compare view and `mlflow.search_runs` show two trainings'
+    results per domain side by side without joining test runs. The test split is the default;
+    another split is named: `test/<dataset>.val/all/mIoU`."""
+    where = dataset if split == "test" else f"{dataset}.{split}"
+    return f"{prefix}/{where}/{metric_name(domain)}/{metric}"
 
 
 def parse_tested_metric(key: str) -> tuple[str, str] | None:

@@ -143,7 +143,6 @@ def adopt(folder: str | Path, given: dict[str, str] | None = None, config: str =
     run_id = client.create_run(exp_id, spec.run_name, tags, params)
     client.set_tags(run_id, {schema.HEARTBEAT: str(time.time())})
     client.end_run(run_id, "FINISHED")
-    client.mark_launcher({schema.TRAIN_RUN: run_id}, own_run=run_id)
     return Adopted(run_id, ADOPTED, spec, len(checkpoints))
 
 

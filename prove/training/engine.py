@@ -138,7 +138,8 @@ def total_loss(outputs: dict) -> float:
 
 @HOOKS.register_module()
 class ProgressHook(Hook):
-    """One line every few seconds: iteration, losses, learning rate, speed and ETA."""
+    """On a terminal a live bar (iteration, loss, learning rate, time left); in a log file or a
+    cluster job one line every few seconds with the same figures (prove.progress.interactive)."""
 
     priority = "LOW"
 
@@ -149,11 +150,28 @@ class ProgressHook(Hook):
         self._clock = time.monotonic
         self._start = self._last = self._clock()
         self._start_iter = None
+        self.bar = None
+
+    def before_train(self, runner) -> None:
+        from prove.progress import LiveBar, interactive
+
+        if get_dist_info()[0] == 0 and interactive():
+            self.bar = LiveBar(self.max_iters, self.title)
+            self.bar.update(runner.iter)
+
+    def after_train(self, runner) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         if get_dist_info()[0] != 0:
             return
         done = runner.iter + 1
+        if self.bar is not None:
+            lr = runner.optim_wrapper.get_lr()["lr"][0]
+            self.bar.update(done, f"loss {total_loss(outputs or {}):.4f}  lr {lr:.2e}")
+            return
         if self._start_iter is None:  # the first step includes start-up; measure speed after it
             self._start_iter, self._start = done, self._clock()
         now = self._clock()
@@ -175,7 +193,8 @@ class ProgressHook(Hook):
             import click
 
             shown = ", ".join(f"{k} {float(v):.2f}" for k, v in metrics.items() if getattr(v, "ndim", 0) == 0)
-            click.echo(f"[{self.title}] validation at iter {runner.iter}: {shown}", err=True)
+            line = f"[{self.title}] validation at iter {runner.iter}: {shown}"
+            self.bar.note(line) if self.bar is not None else click.echo(line, err=True)
 
 
 @HOOKS.register_module()

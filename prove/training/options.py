@@ -11,6 +11,8 @@ from prove.spec import EXPERIMENT_HELP, option
 class TrainOptions:
     force: bool = option(False, "Train again even if a finished run has this spec.")
     experiment: str = option("", EXPERIMENT_HELP)
+    system_metrics: str = option("on", "MLflow system metrics on the run (CPU, memory, disk, network; GPU with "
+                                 "the [gpu] extra): on or off.", choices=("on", "off"))
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ run the loop. Under torchrun, rank 0 asks the store and every rank follows its a
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -71,8 +72,10 @@ def _echo(message: str) -> None:
         click.echo(message, err=True)
 
 
-def train(spec: TrainSpec, force: bool = False, experiment: str | None = None, extra_hooks: tuple = ()) -> TrainOutcome:
-    """Train `spec` (see the module docstring); `extra_hooks` are MMEngine hooks to register too."""
+def train(spec: TrainSpec, force: bool = False, experiment: str | None = None, extra_hooks: tuple = (),
+          system_metrics: bool = True) -> TrainOutcome:
+    """Train `spec` (see the module docstring); `extra_hooks` are MMEngine hooks to register too;
+    `system_metrics`: MLflow's CPU/memory/GPU monitor on the run while it trains."""
     launcher = _init_distributed()
     rank, _ = get_dist_info()
     cuda = torch.cuda.is_available()
@@ -80,18 +83,20 @@ def train(spec: TrainSpec, force: bool = False, experiment: str | None = None, e
     decision = _broadcast(decide(resolved, experiment, force) if rank == 0 else None)  # 2.
     if decision.action == "skip":
         _echo(f"already trained: run {decision.run_id} ({spec.run_name}, spec {resolved.spec_hash}); nothing to do")
-        client.mark_launcher({schema.TRAIN_RUN: decision.run_id}, own_run=decision.run_id)
+        _echo(f"  in the MLflow UI: {client.runs_url(decision.exp_id, decision.run_id)}")
         return TrainOutcome(decision.run_id, "skipped", decision.work_dir or "", resolved.spec_hash)
-    work_dir = decision.work_dir or resolved.work_dir()
+    work_dir = decision.work_dir
     cfg = build_config(resolved, work_dir, cuda=cuda, launcher=launcher)
     run_id = _broadcast(_open_run(resolved, decision, work_dir) if rank == 0 else None)  # 3.
     try:
-        _prepare_work_dir(resolved, decision, cfg, work_dir, rank)
+        _prepare_work_dir(resolved, decision, cfg, work_dir, rank, run_id)
     except BaseException:
         _end_if_rank0(rank, run_id, "FAILED")  # never left RUNNING: it would look alive to other workers
         raise
-    _run_loop(resolved, cfg, run_id, work_dir, decision.start, extra_hooks, rank)  # 4.
+    with client.system_metrics(run_id, enabled=system_metrics and rank == 0):
+        _run_loop(resolved, cfg, run_id, work_dir, decision.start, extra_hooks, rank)  # 4.
     _echo(f"finished run {run_id} ({spec.run_name}); checkpoints in {work_dir}")
+    _echo(f"  in the MLflow UI: {client.runs_url(decision.exp_id, run_id)}")
     return TrainOutcome(run_id, "resumed" if decision.action == "resume" else "trained", work_dir, resolved.spec_hash)
 
 
@@ -138,8 +143,44 @@ def decide(resolved: ResolvedTraining, experiment: str | None, force: bool) -> D
     start = continuation(spec, exp_id) if spec.continue_from else None
     resumable = [r for r in runs if r.status in ("FAILED", "KILLED", "RUNNING") and r.work_dir]
     if resumable and not force:
+        check_owner(resumable[0].work_dir, resumable[0].run_id)
         return Decision("resume", resumable[0].run_id, resumable[0].work_dir, exp_id, start)
-    return Decision("new", None, None, exp_id, start)
+    return Decision("new", None, fresh_work_dir(resolved.work_dir()), exp_id, start)
+
+
+# -- a work dir belongs to one run -----------------------------------------------------------------
+# A new run never starts in a folder another run wrote: its checkpoints would be resumed silently
+# (a run in a new store "trained" 0 iterations from another store's final checkpoint and was
+# reported FINISHED). Each work dir records its run (OWNER_FILE); a new run takes the spec's
+# folder only while it is empty, else `<spec hash>.2`, `.3`, ...
+
+OWNER_FILE = "prove_run.json"
+
+
+def fresh_work_dir(base: str) -> str:
+    """`base` when nothing is in it, else the first free `base.N`."""
+    candidate, n = Path(base), 1
+    while candidate.exists() and any(candidate.iterdir()):
+        n += 1
+        candidate = Path(f"{base}.{n}")
+    return str(candidate)
+
+
+def check_owner(work_dir: str, run_id: str) -> None:
+    """A run resumes only from its own folder (never one a run of another store rewrote)."""
+    owner_file = Path(work_dir) / OWNER_FILE
+    if not owner_file.is_file():
+        return  # written before prove recorded owners: the run's own tag is the only claim
+    owner = json.loads(owner_file.read_text())
+    if owner.get("run_id") != run_id:
+        raise ProveError(f"work dir {work_dir} belongs to run {owner.get('run_id')} of {owner.get('tracking_uri')}, "
+                         f"not to run {run_id} that would resume from it; move that folder away or train with "
+                         "--force (a new run in a folder of its own)")
+
+
+def _write_owner(work_dir: str, run_id: str, exp_id: str, spec_hash: str) -> None:
+    write_json(Path(work_dir) / OWNER_FILE, dict(tracking_uri=client.tracking_uri(), experiment_id=exp_id,
+                                                 run_id=run_id, spec_hash=spec_hash))
 
 
 def continuation(spec: TrainSpec, exp_id: str) -> tuple[int, str]:
@@ -167,8 +208,7 @@ def _open_run(resolved: ResolvedTraining, decision: Decision, work_dir: str) -> 
     spec = resolved.spec
     if decision.action == "new":
         params = resolved.params()
-        run_id = client.create_run(decision.exp_id, spec.run_name, run_tags(resolved, work_dir), params,
-                                   adopt=_adoptable_project_run(params))
+        run_id = client.create_run(decision.exp_id, spec.run_name, run_tags(resolved, work_dir), params)
         try:
             _log_inputs(run_id, resolved)
         except BaseException:
@@ -179,7 +219,6 @@ def _open_run(resolved: ResolvedTraining, decision: Decision, work_dir: str) -> 
         client.set_tags(run_id, {schema.HEARTBEAT: str(time.time())})
         client.set_status(run_id, "RUNNING")
         _echo(f"resuming run {run_id} ({spec.run_name}) from {work_dir}")
-    client.mark_launcher({schema.TRAIN_RUN: run_id}, own_run=run_id)
     return run_id
 
 
@@ -189,15 +228,6 @@ def run_tags(resolved: ResolvedTraining, work_dir: str) -> dict[str, str]:
     if resolved.strategy.generator_family:
         tags[schema.GENERATOR_FAMILY] = resolved.strategy.generator_family
     return tags
-
-
-def _adoptable_project_run(params: dict[str, str]) -> str | None:
-    """The run `mlflow run` created for this process, if its -P params agree with ours."""
-    run_id = os.environ.get("MLFLOW_RUN_ID")
-    if not run_id:
-        return None
-    logged = client.get_run(run_id).data.params
-    return run_id if all(params.get(k) == v for k, v in logged.items()) else None
 
 
 def _log_inputs(run_id: str, resolved: ResolvedTraining) -> None:
@@ -213,11 +243,14 @@ def _log_inputs(run_id: str, resolved: ResolvedTraining) -> None:
         client.log_dataset(run_id, manifest_provenance(manifest).to_mlflow(), "train_generated")
 
 
-def _prepare_work_dir(resolved: ResolvedTraining, decision: Decision, cfg: dict, work_dir: str, rank: int) -> None:
+def _prepare_work_dir(resolved: ResolvedTraining, decision: Decision, cfg: dict, work_dir: str, rank: int,
+                      run_id: str) -> None:
     if cfg["precision"] == "tf32":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     Path(work_dir).mkdir(parents=True, exist_ok=True)
+    if rank == 0:
+        _write_owner(work_dir, run_id, decision.exp_id, resolved.spec_hash)
     if decision.start and decision.action == "new" and rank == 0:
         start_from_checkpoint(decision.start, work_dir)
     Config(cfg).dump(str(Path(work_dir) / "config.py"))
@@ -245,6 +278,7 @@ class _Hooks:
     stopper: GracefulStopHook
     tracker: TrackingHook | None
     pretrained: PretrainedReportHook | None
+    progress: ProgressHook | None = None
 
 
 def _register_hooks(runner, resolved: ResolvedTraining, run_id: str, work_dir: str, start, extra_hooks,
@@ -254,7 +288,8 @@ def _register_hooks(runner, resolved: ResolvedTraining, run_id: str, work_dir: s
                    GracefulStopHook(), TrackingHook(run_id) if rank == 0 else None, None)
     runner.register_hook(hooks.audit, priority="HIGHEST")
     runner.register_hook(hooks.stopper)
-    runner.register_hook(ProgressHook(spec.run_name, spec.max_iters))
+    hooks.progress = ProgressHook(spec.run_name, spec.max_iters)
+    runner.register_hook(hooks.progress)
     if resolved.pretrained_source:
         hooks.pretrained = PretrainedReportHook(resolved.pretrained_source, str(Path(work_dir) / "pretrained_load.json"))
         runner.register_hook(hooks.pretrained, priority="LOW")
@@ -282,6 +317,13 @@ def _run_loop(resolved: ResolvedTraining, cfg: dict, run_id: str, work_dir: str,
         raise
     finally:
         hooks.stopper.restore()
+        hooks.progress.after_train(runner)  # the live bar ends also when training fails
+    if hooks.tracker is not None:
+        hooks.tracker.flush()
+    if rank == 0 and "train/lr" not in client.get_run(run_id).data.metrics:
+        _finish(rank, run_id, "FAILED", work_dir, hooks)  # nothing trained is no finished training
+        raise ProveError(f"run {run_id} trained 0 iterations (its work dir {work_dir} already held a checkpoint at "
+                         f"iteration {runner.iter}); marked FAILED")
     _finish(rank, run_id, "FINISHED", work_dir, hooks)
 
 

@@ -60,7 +60,15 @@ def test_report_from_the_store_is_logged_as_an_analysis_run(store):
     assert run.info.status == "FINISHED" and run.data.params["metric"] == "mIoU"
     assert run.data.metrics["s1/n_beat_baseline"] == 2
     logged = {a.path for a in store["client"].list_artifacts(run.info.run_id)}
-    assert {"report.md", "tables", "plots"} <= logged
+    assert {"report.md", "report.html", "runs_read.csv", "tables", "plots"} <= logged
+    read = pd.read_csv(store["client"].download_artifacts(run.info.run_id, "runs_read.csv"))
+    tests = store["client"].search_runs([e.experiment_id for e in store["client"].search_experiments()],
+                                        filter_string="tags.`prove.kind` = 'test'")
+    assert set(read.loc[read["kind"] == "test", "run_id"]) == {r.info.run_id for r in tests}  # the inputs, linked
+    assert f"{len(tests)} test results" in run.data.tags["mlflow.note.content"]
+    assert "analysis run" in result.output and f"#/experiments/{run.info.experiment_id}/runs/" in result.output
+    html = (out / "report.html").read_text()
+    assert "<table>" in html and 'src="data:image/png;base64,' in html and 'src="plots/' not in html
     plots = {a.path for a in store["client"].list_artifacts(run.info.run_id, "plots")}
     assert "plots/leaderboard_s1.png" in plots and "plots/rank_slope_stage_s1_vs_s2.png" in plots
 

@@ -146,6 +146,30 @@ def test_same_key_is_reused_and_force_replaces_it(trained):
     assert now.info.run_id != old_id  # replaced, never two
 
 
+def test_the_training_run_carries_its_last_and_best_results_per_domain(trained):
+    """The compare view of two trainings needs their test results on the training runs."""
+    for checkpoint in ("2", "last"):  # an earlier checkpoint is not the training's result
+        assert run_test("--run-id", trained["run_id"], "--checkpoint", checkpoint).exit_code == 0
+    last = next(r for r in stored_test_runs() if r.data.params["checkpoint_iter"] == "4")
+    assert last.data.tags["mlflow.parentRunId"] == trained["run_id"]  # nested under its training
+    assert last.info.run_name.startswith("test acdc_mini/val @4 · baseline")
+    train = client().get_run(trained["run_id"])
+    copied = {k: v for k, v in train.data.metrics.items() if k.startswith("test/")}
+    expected = {f"test/acdc_mini.val/{'all' if k.count('/') == 1 else k.split('/')[1]}/{k.split('/')[-1]}": v
+                for k, v in last.data.metrics.items()
+                if k.split("/")[-1] in ("mIoU", "mAcc", "aAcc", "fwIoU") and k.count("/") <= 2}
+    assert copied == pytest.approx(expected) and len({k.split("/")[2] for k in copied}) > 2  # domains + all
+    steps = {m.step for m in client().get_metric_history(trained["run_id"], "test/acdc_mini.val/all/mIoU")}
+    assert steps == {4}
+    work = Path(train.data.tags["prove.work_dir"])
+    if sorted(work.glob("best_*.pth")):
+        assert run_test("--run-id", trained["run_id"], "--checkpoint", "best").exit_code != 0  # best on val: refused
+    import mlflow
+
+    runs = mlflow.search_runs(experiment_ids=[train.info.experiment_id], filter_string="tags.`prove.kind` = 'train'")
+    assert "metrics.test/acdc_mini.val/all/mIoU" in runs.columns  # a table without joins
+
+
 def test_every_checkpoint_mode_logs_the_curve(trained):
     result = run_test("--run-id", trained["run_id"], "--checkpoint", "all")
     assert result.exit_code == 0, result.output
@@ -224,3 +248,5 @@ def test_a_split_csv_gives_a_held_out_test_split_and_best_is_chosen_on_val(train
     assert held_out and test_run.data.tags["prove.test_key"].endswith(f"/acdc_mini/test/iter_{outcome['iteration']}")
     frame = pd.read_csv(next(Path(trained["tmp"]).rglob("tests/acdc_mini-test-iter_*/per_domain_per_class.csv")))
     assert frame.groupby("domain")["images"].first().get("all") == held_out  # only the held-out images
+    best = client().get_run(run_id).data.metrics  # the test split is the default: no split in the name
+    assert best["test_best/acdc_mini/all/mIoU"] == pytest.approx(test_run.data.metrics["test/mIoU"])

@@ -211,7 +211,8 @@ def test_sweep_trains_tests_resumes_nothing_twice(store):
     assert len(trains) == 4 and len(tests) == 4
     (parent,) = runs_of(store["client"], "sweep")
     assert parent.info.status == "FINISHED" and parent.data.metrics["sweep/done"] == 4
-    assert all(r.data.tags["mlflow.parentRunId"] == parent.info.run_id for r in trains + tests)
+    assert all(r.data.tags["mlflow.parentRunId"] == parent.info.run_id for r in trains)  # sweep -> trainings
+    assert all(r.data.tags["mlflow.parentRunId"] == r.data.tags["prove.train_run_id"] for r in tests)  # -> tests
     assert "sweep mini finished: total 4  done 4" in result.output
 
     sweep = load_sweep(store["sweep"])

@@ -102,7 +102,7 @@ def test_imported_results_sync_as_the_csv_values_with_canonical_names(store):
     assert tags["prove.test_key"] == f"{tags['prove.train_run_id']}/weather_bench/test/iter_2000"
     assert tags["prove.import_lines"] == "2,3,4" and tags["prove.import_file"] == str(store["csv"].resolve())
     assert params["checkpoint"] == "imported" and params["train_run_id"] == tags["prove.train_run_id"]
-    assert run.info.run_name == "import:s1/weather_bench/fcn_r18-tiny/baseline@weather_bench#2000"
+    assert run.info.run_name == "baseline · s1 · weather_bench · fcn_r18-tiny · imported weather_bench @2000"
     assert {m.step for m in MlflowClient().get_metric_history(run.info.run_id, "test/mIoU")} == {2000}
 
 
@@ -210,6 +210,12 @@ def test_missing_empty_or_ragged_files_are_clear_errors(store, tmp_path):
         import_results(write_csv(tmp_path / "header_only.csv", []), echo=quiet)
     with pytest.raises(ProveError, match="(?s)line 3: 3 fields, the header has 16.*line 4: domain 'hazy'"):
         import_results(write_csv(tmp_path / "ragged.csv", [ROWS[0], ROWS[1][:3], row(domain="hazy")]), echo=quiet)
+    (tmp_path / "results.xlsx").write_bytes(b"PK\x03\x04\x14\x00\x06\x00\xff\xfe" * 20)  # a workbook, not its CSV
+    with pytest.raises(ProveError, match=r"results.xlsx is not a UTF-8 CSV file: byte \d+ is 0x.*xlsx workbook"):
+        import_results(tmp_path / "results.xlsx", echo=quiet)
+    (tmp_path / "plot.csv").write_bytes(bytes(range(256)))
+    with pytest.raises(ProveError, match="plot.csv is not a UTF-8 CSV file: byte 128 is 0x80; expected a CSV"):
+        import_results(tmp_path / "plot.csv", echo=quiet)
     assert runs(ViewType.ALL) == []
 
 
@@ -243,12 +249,14 @@ def test_progress_and_summary_go_to_stderr(store, monkeypatch):
     assert all(err for _, err in said)
 
 
-def test_the_run_mlflow_made_for_the_import_is_marked_and_never_counted(store, monkeypatch):
+def test_the_run_mlflow_made_for_the_import_is_removed_and_never_counted(store, monkeypatch):
     launcher = MlflowClient().create_run(client.experiment_id()).info.run_id
     monkeypatch.setenv("MLFLOW_RUN_ID", launcher)
     import_results(store["csv"], echo=quiet)
-    tags = MlflowClient().get_run(launcher).data.tags
-    assert tags["prove.kind"] == "launch" and tags["prove.import_file"] == str(store["csv"].resolve())
+    client.settle_project_run()  # what the CLI does when the command ends
+    run = MlflowClient().get_run(launcher)
+    assert run.info.lifecycle_stage == "deleted" and run.info.status == "FINISHED"  # `mlflow run` leaves it so
+    assert "prove.kind" not in run.data.tags and "MLFLOW_RUN_ID" not in __import__("os").environ
     assert synced(store)[1].total_runs == RESULTS
 
 

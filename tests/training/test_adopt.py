@@ -73,7 +73,7 @@ def test_adopt_then_test_every_checkpoint_per_domain(trained_folder, store):
     assert adopted.exit_code == 0, adopted.output
     outcome = json.loads(adopted.output.strip().splitlines()[-1])
     assert outcome["action"] == "adopted" and outcome["checkpoints"] == 2
-    assert outcome["run_name"] == "s2/acdc_mini/fcn_r18-tiny/std_minimal+lovasz+scratch+bs2"
+    assert outcome["run_name"] == "std_minimal+lovasz+scratch+bs2 · s2 · acdc_mini · fcn_r18-tiny"
     run = store.get_run(outcome["run_id"])
     assert run.info.status == "FINISHED" and run.data.tags["prove.kind"] == "train"
     assert run.data.tags["prove.source"] == "adopted" and run.data.tags["prove.work_dir"] == str(folder)

@@ -48,6 +48,17 @@ def invoke(*args):
     return CliRunner().invoke(cli, ["train", *args], catch_exceptions=False)
 
 
+def test_system_metrics_are_on_by_default_and_off_on_request(store, acdc, monkeypatch):
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.2")  # a tiny training lasts seconds
+    for seed, switch in ((0, ()), (1, ("--system-metrics", "off"))):
+        result = invoke(*FAST, "--data-root", str(acdc), "--max-iters", "4", "--eval-interval", "4",
+                        "--seed", str(seed), *switch)
+        assert result.exit_code == 0, result.output
+    by_seed = {r.data.params["seed"]: r.data.metrics for r in all_runs(store)}
+    assert {"system/cpu_utilization_percentage", "system/system_memory_usage_megabytes"} <= set(by_seed["0"])
+    assert not any(k.startswith("system/") for k in by_seed["1"])
+
+
 def test_train_logs_one_curated_run_and_skips_when_done(store, acdc):
     result = invoke(*FAST, "--data-root", str(acdc), "--max-iters", "4", "--eval-interval", "2")
     assert result.exit_code == 0, result.output
@@ -55,7 +66,7 @@ def test_train_logs_one_curated_run_and_skips_when_done(store, acdc):
     assert len(runs) == 1
     run = runs[0]
     assert run.info.status == "FINISHED"
-    assert run.info.run_name == "s2/acdc_mini/fcn_r18-tiny/baseline+scratch+bs2"  # batch 2: not the protocol's 8
+    assert run.info.run_name == "baseline+scratch+bs2 · s2 · acdc_mini · fcn_r18-tiny"  # batch 2: not the protocol's 8
     tags, params = run.data.tags, run.data.params
     assert tags["prove.kind"] == "train" and len(tags["prove.spec_hash"]) == 16
     assert tags["prove.family"] == "baseline" and "torch==" in tags["prove.versions"]
@@ -233,3 +244,45 @@ def test_pretrained_checkpoint_is_loaded_and_what_it_provided_is_logged(store, a
     report = json.loads(Path(store.download_artifacts(run.info.run_id, "pretrained_load.json")).read_text())
     assert report["missing_keys"] == ["layer4.1.conv2.weight"] and report["unexpected_keys"] == ["extra.weight"]
     assert not run.info.run_name.endswith("+scratch")
+
+
+def test_a_new_store_never_resumes_another_store_s_work_dir(tmp_path, monkeypatch, acdc):
+    """The issue's case: the same spec trained against a fresh store from the same folder used to
+    load the other store's final checkpoint, train 0 iterations and report FINISHED."""
+    import mlflow
+
+    monkeypatch.setenv("PROVE_WORK_DIR", str(tmp_path / "work_dirs"))
+    args = [*FAST, "--data-root", str(acdc), "--max-iters", "4", "--eval-interval", "4"]
+    runs = {}
+    for store in ("first", "second"):
+        uri = f"sqlite:///{tmp_path / store}.db"
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+        mlflow.set_tracking_uri(uri)
+        result = invoke(*args)
+        assert result.exit_code == 0, result.output
+        client = mlflow.tracking.MlflowClient(uri)
+        (run,) = all_runs(client)
+        history = client.get_metric_history(run.info.run_id, "train/lr")
+        runs[store] = (run, sorted({m.step for m in history}))
+    (first, first_steps), (second, second_steps) = runs["first"], runs["second"]
+    assert second.info.status == "FINISHED" and second_steps == first_steps and len(second_steps) == 4
+    first_dir, second_dir = Path(first.data.tags["prove.work_dir"]), Path(second.data.tags["prove.work_dir"])
+    assert second_dir == first_dir.with_name(first_dir.name + ".2")  # a folder of its own
+    owner = json.loads((second_dir / "prove_run.json").read_text())
+    assert owner["run_id"] == second.info.run_id and owner["tracking_uri"].endswith("second.db")
+    assert json.loads((first_dir / "prove_run.json").read_text())["run_id"] == first.info.run_id
+
+
+def test_a_run_that_trained_nothing_is_never_finished(store, acdc, monkeypatch):
+    """Whatever put a final checkpoint in a run's folder, 0 iterations trained is a FAILED run."""
+    from prove.training import run as train_module
+
+    args = [*FAST, "--data-root", str(acdc), "--max-iters", "2", "--eval-interval", "2"]
+    assert invoke(*args).exit_code == 0
+    (done,) = all_runs(store)
+    finished_dir = done.data.tags["prove.work_dir"]
+    monkeypatch.setattr(train_module, "fresh_work_dir", lambda base: finished_dir)  # the old bug's folder choice
+    result = CliRunner().invoke(cli, ["train", *args, "--force"])
+    assert result.exit_code == 2 and "trained 0 iterations" in result.output
+    forced = next(r for r in all_runs(store) if r.info.run_id != done.info.run_id)
+    assert forced.info.status == "FAILED"
