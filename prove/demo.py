@@ -34,7 +34,7 @@ def run_demo(max_iters: int = DEMO_MAX_ITERS, output: str | Path = DEMO_OUTPUT, 
 
     from prove.analysis.run import LeaderboardRequest, build_leaderboard
     from prove.evaluation.run import test
-    from prove.progress import Progress, format_duration
+    from prove.progress import LiveBar, Progress, format_duration, interactive
     from prove.sweeps.definition import from_mapping
     from prove.sweeps.presets import demo_grid
     from prove.tracking import client
@@ -47,11 +47,17 @@ def run_demo(max_iters: int = DEMO_MAX_ITERS, output: str | Path = DEMO_OUTPUT, 
     plan_file = out / "plan.yaml"  # the plan travels with the report (coverage reads it)
     plan_file.write_text(yaml.safe_dump(grid.to_mapping(), sort_keys=False))
     progress = Progress(len(specs))
+    bar = LiveBar(len(specs), "demo trainings") if interactive() else None
     for i, spec in enumerate(specs, 1):
-        echo(f"[demo {i}/{len(specs)}] {spec.run_name}: train + test every checkpoint ({progress.status()})")
+        line = f"[demo {i}/{len(specs)}] {spec.run_name}: train + test every checkpoint ({progress.status()})"
+        bar.note(line) if bar is not None else echo(line)
         trained = train(spec, experiment=experiment)
         test(run_id=trained.run_id, checkpoint="all", samples=2, experiment=experiment)
         progress.advance()
+        if bar is not None:
+            bar.update(progress.done)
+    if bar is not None:
+        bar.close()
     echo(f"[demo] {len(specs)} trainings tested in {format_duration(progress.elapsed)}; building the leaderboard")
     outcome = build_leaderboard(LeaderboardRequest(out_dir=out, experiments=(experiment,), plan=plan_file,
                                                    experiment=experiment), echo=echo)

@@ -65,10 +65,20 @@ def interactive(stream=None) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
+_DRAWING: list = []  # the bar that owns the terminal now: a terminal has one live display
+
+
 class LiveBar:
-    """A rich progress bar on stderr: label, bar, done/total, elapsed, time left, a detail."""
+    """A rich progress bar on stderr: label, bar, done/total, elapsed, time left, a detail.
+    A bar opened while another is drawn becomes a second line of the same display (a sweep's
+    bar over its trainings, each training's bar under it)."""
 
     def __init__(self, total: int, label: str, stream=None):
+        if _DRAWING:
+            outer = _DRAWING[0]
+            self.console, self._bar, self._owner = outer.console, outer._bar, False
+            self._task = self._bar.add_task(label, total=total, detail="")
+            return
         from rich.console import Console
         from rich.progress import (
             BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn,
@@ -80,6 +90,8 @@ class LiveBar:
                                  TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
                                  TextColumn("{task.fields[detail]}"), console=self.console)
         self._bar.start()
+        self._owner = True
+        _DRAWING.append(self)
         self._task = self._bar.add_task(label, total=total, detail="")
 
     def update(self, done: int, detail: str = "") -> None:
@@ -90,4 +102,8 @@ class LiveBar:
         self.console.print(message, markup=False, highlight=False)
 
     def close(self) -> None:
+        if not self._owner:
+            self._bar.remove_task(self._task)
+            return
         self._bar.stop()
+        _DRAWING.clear()

@@ -10,7 +10,8 @@ Environment variables (all optional):
   or generators, registered in those modules, are known wherever a spec runs.
 - `PROVE_STALE_AFTER` (default 600 s): a RUNNING run without a heartbeat, or a claim, older
   than this belongs to a dead job (resumable, expired).
-- `PROVE_NUM_WORKERS`: data-loader workers (default: one fewer than the CPUs, at most 4).
+- `PROVE_NUM_CPUS`: the CPUs this job may use (default: its allocation, see `allowed_cpus`).
+- `PROVE_NUM_WORKERS`: data-loader workers (default: one fewer than the allowed CPUs, at most 8).
 
 The experiment runs go to when none is named: `DEFAULT_EXPERIMENT` (after MLflow's own
 `MLFLOW_EXPERIMENT_ID` / `MLFLOW_EXPERIMENT_NAME`, see `prove.tracking.client.experiment_id`).
@@ -45,9 +46,102 @@ def stale_after_s() -> float:
     return float(os.environ.get("PROVE_STALE_AFTER", DEFAULT_STALE_AFTER_S))
 
 
+MAX_DATA_WORKERS = 8  # beyond this a loader only adds memory: one worker feeds ~10 img/s (docs/performance.md)
+
+
+def allowed_cpus() -> tuple[int, str]:
+    """(CPUs this job may use, where that number comes from).
+
+    A cluster job gets a few cores of a shared node, but `os.cpu_count()` is the whole node:
+    sizing threads and loaders from it oversubscribes the node for every job on it (two
+    trainings on 2 cores ran 4.9x slower each). The allocation is the smallest of what the
+    scheduler and the kernel say: SLURM_CPUS_PER_TASK, LSF's LSB_DJOB_NUMPROC, the cgroup CPU
+    quota (cgroup v2 cpu.max, v1 cfs_quota/period), the process's affinity mask; PROVE_NUM_CPUS
+    overrides them all."""
+    explicit = os.environ.get("PROVE_NUM_CPUS", "").strip()
+    if explicit:
+        return max(1, int(explicit)), "PROVE_NUM_CPUS"
+    candidates = []
+    for name in ("SLURM_CPUS_PER_TASK", "LSB_DJOB_NUMPROC"):
+        value = os.environ.get(name, "").strip()
+        if value.isdigit() and int(value) > 0:
+            candidates.append((int(value), name))
+    quota = cgroup_cpu_quota()
+    if quota:
+        candidates.append((quota, "cgroup cpu quota"))
+    if hasattr(os, "sched_getaffinity"):
+        candidates.append((len(os.sched_getaffinity(0)), "affinity"))
+    candidates.append((os.cpu_count() or 1, "os.cpu_count"))
+    return min(candidates, key=lambda c: c[0])
+
+
+def cgroup_cpu_quota(root: str = "/sys/fs/cgroup") -> int | None:
+    """CPUs granted by the cgroup quota (rounded up), None when there is no quota."""
+    import math
+
+    base = Path(root)
+    try:
+        quota, period = (base / "cpu.max").read_text().split()[:2]  # cgroup v2: "max 100000" or "200000 100000"
+        if quota != "max":
+            return max(1, math.ceil(int(quota) / int(period)))
+        return None
+    except (OSError, ValueError):
+        pass
+    try:  # cgroup v1
+        quota = int((base / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = int((base / "cpu" / "cpu.cfs_period_us").read_text())
+        return max(1, math.ceil(quota / period)) if quota > 0 and period > 0 else None
+    except (OSError, ValueError):
+        return None
+
+
 def data_workers() -> int:
-    """Data-loader worker processes: PROVE_NUM_WORKERS, else one fewer than the CPUs (at most 4)."""
-    return int(os.environ.get("PROVE_NUM_WORKERS", min(4, max(0, (os.cpu_count() or 1) - 1))))
+    """Data-loader worker processes: PROVE_NUM_WORKERS, else the allowed CPUs less the main
+    process (main + workers = the allocation), at most MAX_DATA_WORKERS."""
+    if os.environ.get("PROVE_NUM_WORKERS", "").strip():
+        return int(os.environ["PROVE_NUM_WORKERS"])
+    return min(MAX_DATA_WORKERS, max(0, allowed_cpus()[0] - 1))
+
+
+def limit_threads() -> int:
+    """Size torch's intra-op threads (and OpenCV's) to the allocation; returns the count.
+    Data-loader workers run one thread each (torch sets 1 in its workers; OpenCV via
+    `single_thread_in_worker`)."""
+    import torch
+
+    # torchrun starts LOCAL_WORLD_SIZE processes on the node: they share the allocation
+    n = max(1, allowed_cpus()[0] // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
+    torch.set_num_threads(n)
+    try:
+        import cv2
+
+        cv2.setNumThreads(n)
+    except ImportError:
+        pass
+    return n
+
+
+_single_threaded = False
+
+
+def single_thread_in_worker() -> None:
+    """In a data-loader worker process: one OpenCV thread, so N workers use N cores, not
+    N x cores (torch already runs one thread in its workers). Called by prove's datasets for
+    every item; a no-op in the main process and after the first call."""
+    global _single_threaded
+    if _single_threaded:
+        return
+    import torch.utils.data
+
+    if torch.utils.data.get_worker_info() is None:
+        return
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)
+    except ImportError:
+        pass
+    _single_threaded = True
 
 
 def load_plugins() -> list[str]:

@@ -60,6 +60,23 @@ def test_the_bar_shows_done_total_and_the_detail():
     assert BAR in text and "3/8" in text and "loss 0.5000" in text and "validation at iter 3" in text
 
 
+def test_a_bar_opened_under_another_is_a_second_line_of_the_same_display():
+    """A sweep's bar over its trainings, each training's bar under it: one live display."""
+    out = io.StringIO()
+    sweep = LiveBar(3, "sweep s", stream=out)
+    training = LiveBar(10, "train a", stream=io.StringIO())  # drawn by the sweep's display
+    assert training.console is sweep.console
+    training.update(10, "loss 0.1")
+    training.close()
+    sweep.update(1)
+    sweep.close()
+    text = out.getvalue()
+    assert "sweep s" in text and "train a" in text and "1/3" in text
+    after = LiveBar(2, "next", stream=io.StringIO())  # once closed, a new bar owns the terminal
+    assert after.console is not sweep.console
+    after.close()
+
+
 def _under_a_terminal(argv, env, timeout_s=240):
     """Run argv with stdout and stderr on a pseudo-terminal; everything it drew."""
     master, slave = pty.openpty()

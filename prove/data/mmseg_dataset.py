@@ -30,6 +30,7 @@ from mmseg.registry import TRANSFORMS  # noqa: E402
 from prove.data.base import DatasetAdapter, Sample, open_adapter  # noqa: E402
 from prove.data.labels import CLASSES, PALETTE  # noqa: E402
 from prove.errors import ProveError  # noqa: E402
+from prove.settings import single_thread_in_worker  # noqa: E402
 
 REAL, GENERATED = "real", "generated"
 PACK_META_KEYS = ("img_path", "ori_shape", "img_shape", "pad_shape", "scale_factor", "flip",
@@ -86,6 +87,10 @@ class ProveSegDataset(BaseSegDataset):
 
     METAINFO = dict(classes=CLASSES, palette=PALETTE)
 
+
+    def prepare_data(self, idx):
+        single_thread_in_worker()  # N loader workers use N cores (prove.settings)
+        return super().prepare_data(idx)
     def __init__(self, source: dict, pipeline: Sequence[dict], test_mode: bool = False, **kwargs):
         self.source = dict(source)
         super().__init__(pipeline=list(pipeline), test_mode=test_mode, lazy_init=False, **kwargs)

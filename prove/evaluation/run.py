@@ -182,6 +182,9 @@ def run_test(request: TestTarget, iteration: int, checkpoint: str, force: bool, 
 
     import torch
 
+    from prove.settings import limit_threads
+
+    limit_threads()  # the job's allocation, not the node's cores
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dataset = evaluation_dataset(request.test_dataset, request.test_split, request.test_root or None,
                                  request.test_domain_csv or None, split_csv=request.test_split_csv or None)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import click
 
 from prove.errors import ProveError
-from prove.progress import Progress
+from prove.progress import LiveBar, Progress, interactive
 from prove.sweeps.definition import Sweep, SweepItem
 from prove.sweeps.status import status_table, test_keys
 from prove.tracking import client, schema
@@ -85,6 +85,7 @@ def run_worker(sweep: Sweep, experiment: str | None, parent_run_id: str = "", wo
         if not todo:
             break
         progress = Progress(len(todo))
+        bar = LiveBar(len(todo), f"sweep {sweep.name}") if interactive() else None
         claimed_any = False
         for n, item in enumerate(todo, 1):
             claim = try_claim(exp_id, item.spec.spec_hash())
@@ -93,13 +94,18 @@ def run_worker(sweep: Sweep, experiment: str | None, parent_run_id: str = "", wo
                 continue
             claimed_any = True
             attempted.add(item.spec.spec_hash())
-            _echo(f"[sweep {sweep.name} {worker}] {n}/{len(todo)} {item.label} ({progress.status()})")
+            line = f"[sweep {sweep.name} {worker}] {n}/{len(todo)} {item.label} ({progress.status()})"
+            bar.note(line) if bar is not None else _echo(line)
             t0 = time.monotonic()  # only train() and test() are work; the rest is the runner's overhead
             try:
                 _work(sweep, item, experiment, claim, report)
             finally:
                 work_s += time.monotonic() - t0
                 progress.advance()
+                if bar is not None:
+                    bar.update(progress.done)
+        if bar is not None:
+            bar.close()
         idle = 0 if claimed_any else idle + 1
         if not claimed_any:
             time.sleep(random.uniform(0.5, 2.0))  # contention: let the other worker win next time

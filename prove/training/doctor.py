@@ -52,6 +52,7 @@ def run_doctor(model_name: str) -> None:
     from prove.compat import install
     from prove.compat.checkpoint import load_checkpoint_file, mark_written_by_prove
     from prove.models import build_model, get_model_card, list_models
+    from prove.settings import allowed_cpus, data_workers
 
     status = install()
     click.echo("prove doctor")
@@ -63,6 +64,8 @@ def run_doctor(model_name: str) -> None:
     _line("mmcv", status.mmcv_version)
     _line("mlflow", version("mlflow"))  # prove.tracking is the only module that imports mlflow
     _line("mmcv ops", "compiled (full mmcv)" if status.mmcv_ops == "compiled" else "prove's pure-PyTorch stand-ins")
+    cpus, source = allowed_cpus()
+    _line("cpus", f"{cpus} ({source}); data workers {data_workers()}")
     available = [n for n in list_models() if get_model_card(n).available]
     _line("models available", f"{len(available)}/{len(list_models())}: {', '.join(available)}")
 

@@ -35,7 +35,7 @@ from mmengine.dist import broadcast_object_list, get_dist_info, init_dist, is_di
 from prove.compat.runner import ProveRunner  # noqa: E402
 from prove.errors import ProveError  # noqa: E402
 from prove.files import write_json  # noqa: E402
-from prove.settings import stale_after_s  # noqa: E402
+from prove.settings import limit_threads, stale_after_s  # noqa: E402
 from prove.spec import TrainSpec  # noqa: E402
 from prove.tracking import client, schema  # noqa: E402
 from prove.training import artifacts  # noqa: E402
@@ -77,6 +77,7 @@ def train(spec: TrainSpec, force: bool = False, experiment: str | None = None, e
     """Train `spec` (see the module docstring); `extra_hooks` are MMEngine hooks to register too;
     `system_metrics`: MLflow's CPU/memory/GPU monitor on the run while it trains."""
     launcher = _init_distributed()
+    limit_threads()  # the job's allocation, not the node's cores (prove.settings.allowed_cpus)
     rank, _ = get_dist_info()
     cuda = torch.cuda.is_available()
     resolved = _resolve(spec, cuda, rank)  # 1. everything validated; nothing written yet

@@ -13,7 +13,13 @@ def run_locally(sweep: Sweep, experiment: str | None, parent: str, workers: int)
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    # spawn, not fork: each worker starts clean (torch threads, MLflow clients, CUDA)
+    import os
+
+    from prove.progress import PROGRESS_ENV
+
+    # spawn, not fork: each worker starts clean (torch threads, MLflow clients, CUDA). Several
+    # processes cannot share one live bar on a terminal: they write lines.
+    os.environ.setdefault(PROGRESS_ENV, "lines")
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [pool.submit(run_worker, sweep, experiment, parent, f"w{i}") for i in range(workers)]
         return [f.result() for f in futures]
