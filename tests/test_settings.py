@@ -88,17 +88,23 @@ def test_torchrun_ranks_share_the_allocation(clean):
         torch.set_num_threads(before)
 
 
+class _Probe:
+    """A dataset whose items say how many OpenCV threads their worker runs."""
+
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, i):
+        import cv2
+
+        settings.single_thread_in_worker()
+        return cv2.getNumThreads()
+
+
 def test_a_loader_worker_runs_one_opencv_thread():
-    import cv2
     import torch
 
-    class Probe(torch.utils.data.Dataset):
-        def __len__(self):
-            return 2
-
-        def __getitem__(self, i):
-            settings.single_thread_in_worker()
-            return cv2.getNumThreads()
-
-    threads = list(torch.utils.data.DataLoader(Probe(), num_workers=1, batch_size=None))
-    assert threads == [1, 1]
+    # spawn: forking the test process (it has threads: MLflow, servers) could deadlock the child
+    loader = torch.utils.data.DataLoader(_Probe(), num_workers=1, batch_size=None, multiprocessing_context="spawn",
+                                         timeout=120)
+    assert list(loader) == [1, 1]

@@ -86,7 +86,8 @@ def coverage_by(planned: pd.DataFrame, trained: pd.DataFrame, tested: pd.DataFra
     universe = pd.concat([planned, trained]).drop_duplicates()
 
     def flag(table: pd.DataFrame, name: str) -> pd.DataFrame:
-        return universe.merge(table.assign(**{name: True}), on=keys, how="left")[name].fillna(False).astype(bool)
+        # 0/1 counts, not bools: pandas' groupby sum keeps a bool where a group has one row
+        return universe.merge(table.assign(**{name: 1}), on=keys, how="left")[name].fillna(0).astype(int).to_numpy()
 
     table = universe.assign(planned=flag(planned, "planned"), trained=flag(trained, "trained"),
                             tested=flag(tested, "tested"))

@@ -8,6 +8,7 @@ paused (reading 10k runs makes a million small objects). Tag names: `prove.track
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import socket
@@ -199,6 +200,7 @@ def find_train_runs(exp_id: str, spec_hash: str) -> list[ExistingRun]:
                         r.data.tags.get(schema.WORK_DIR, ""), r.info.run_name) for r in runs]
 
 
+@functools.lru_cache(maxsize=1)
 def code_version() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
@@ -208,6 +210,7 @@ def code_version() -> str:
         return "unknown"
 
 
+@functools.lru_cache(maxsize=1)
 def package_versions() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -297,13 +300,17 @@ def provenance_tags() -> dict[str, str]:
     return tags
 
 
+def standard_tags() -> dict[str, str]:
+    """What every run prove writes records of where and with what it ran."""
+    return {schema.HOST: socket.gethostname(), schema.GIT_COMMIT: code_version(), schema.VERSIONS: package_versions()}
+
+
 def create_run(exp_id: str, run_name: str, tags: dict[str, str], params: dict[str, str],
                parent: str | None = None) -> str:
     """A new RUNNING run with its params and tags, a child of `parent` (else of the sweep this
     process works for); it may be the run `mlflow run` made for this process (see above)."""
     c = mlflow_client()
-    all_tags = {**tags, schema.HEARTBEAT: str(time.time()), schema.HOST: socket.gethostname(),
-                schema.GIT_COMMIT: code_version(), schema.VERSIONS: package_versions()}
+    all_tags = {**tags, schema.HEARTBEAT: str(time.time()), **standard_tags()}
     parent = parent or os.environ.get(schema.PARENT_RUN_ENV)
     adopted = _project_run(tags.get(schema.KIND, ""), exp_id, params)
     if parent and parent != adopted:

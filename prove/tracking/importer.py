@@ -29,8 +29,10 @@ Idempotency: `prove.import_key` hashes the canonical RESULT_FIELDS (not the file
 looked up across all experiments (as `prove test` looks up its test key), because the
 analyses read all experiments and would count a copy in another experiment twice. Equal
 metrics: skipped. Different metrics: an error, unless `force`, which writes the new run and
-only then deletes the old one. A failure midway leaves the results written so far; running
-the import again skips them and continues.
+only then deletes the old one. Results are written a page at a time (prove.tracking.bulk: one
+transaction per page on a SQL store, parallel writers on a tracking server); a failure midway
+leaves the pages written so far, complete, and nothing of the failed one; running the import
+again skips what is there and continues.
 """
 
 from __future__ import annotations
@@ -39,7 +41,6 @@ import csv
 import hashlib
 import json
 import math
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -53,7 +54,7 @@ from prove.models.losses import aux_losses, main_losses
 from prove.progress import LiveBar, Progress, interactive
 from prove.spec import STAGES
 from prove.strategies import parse_strategy
-from prove.tracking import client, schema
+from prove.tracking import bulk, client, schema
 from prove.tracking.schema import ALL_DOMAINS, METRICS, domain_values
 
 REQUIRED_COLUMNS = ("stage", "dataset", "model", "strategy", "ratio", "aux_loss", "pretrained",
@@ -126,9 +127,9 @@ def import_results(path: str | Path, experiment: str | None = None, force: bool 
     conflicts, run_of = [], {}
     for result in results:
         previous = existing.get(result.key, [])
-        if previous and all(_same(run.data.metrics, result.metrics) for run in previous):
+        if previous and all(_same(run.metrics, result.metrics) for run in previous):
             report.skipped += 1
-            run_of[result.key] = previous[0].info.run_id
+            run_of[result.key] = previous[0].run_id
             continue
         if previous and not force:
             conflicts.append(_conflict(result, previous))
@@ -140,24 +141,30 @@ def import_results(path: str | Path, experiment: str | None = None, force: bool 
     exp_id = client.experiment_id(experiment) if plan else ""
     progress = Progress(len(plan))
     bar = LiveBar(len(plan), f"import {source.name}") if plan and interactive() else None
+    written = [0]
+
+    def landed(indices: list[int]) -> None:
+        """Runs are in the store: the ones they replace go now (a failure never leaves two,
+        and never loses the old), and progress moves on."""
+        for i in indices:
+            for old in plan[i][1]:
+                client.delete_run(old.run_id)
+        before, written[0] = written[0], written[0] + len(indices)
+        progress.advance(len(indices))
+        if bar is not None:
+            bar.update(written[0])
+        elif written[0] // PROGRESS_EVERY > before // PROGRESS_EVERY:
+            echo(f"imported {written[0]}/{len(plan)} results ({progress.status()})", err=True)
+
     try:
-        for done, (result, previous) in enumerate(plan, 1):
-            run_id = _write(result, exp_id, source)
-            for old in previous:  # only once the new run is complete: a failure never loses the old
-                client.delete_run(old.info.run_id)
-            if previous:
-                report.replaced += 1
-            else:
-                report.imported += 1
-            run_of[result.key] = run_id
-            progress.advance()
-            if bar is not None:
-                bar.update(done)
-            elif done % PROGRESS_EVERY == 0:
-                echo(f"imported {done}/{len(plan)} results ({progress.status()})", err=True)
+        ids = bulk.write_runs(exp_id, [_new_run(result, source) for result, _ in plan], landed)
     finally:
         if bar is not None:
             bar.close()
+    for (result, previous), run_id in zip(plan, ids):
+        report.replaced += bool(previous)
+        report.imported += not previous
+        run_of[result.key] = run_id
     report.run_ids = [run_of[result.key] for result in results]
     echo(f"{source}: {report.rows} rows, {len(results)} results: {report.imported} imported, "
          f"{report.replaced} replaced, {report.skipped} already imported", err=True)
@@ -342,14 +349,9 @@ def _digest(values: dict) -> str:
 # -- the store ----------------------------------------------------------------------------
 
 def _existing_runs() -> dict[str, list]:
-    """Finished imported test runs of every experiment, by import key: one paged search, not
-    one per result, so a file with thousands of results costs a few queries."""
-    query = (f"tags.`{SOURCE}` = 'import' and tags.`{schema.KIND}` = '{schema.TEST}' "
-             "and attributes.status = 'FINISHED'")
-    found: dict[str, list] = {}
-    for run in client.search_runs(client.experiment_ids(), query):
-        found.setdefault(run.data.tags.get(IMPORT_KEY, ""), []).append(run)
-    return found
+    """Finished imported test runs of every experiment, by import key: one read for the whole
+    file (prove.tracking.bulk.finished_runs), not one per result."""
+    return bulk.finished_runs({SOURCE: "import", schema.KIND: schema.TEST}, IMPORT_KEY)
 
 
 def _same(stored: dict[str, float], new: dict[str, float]) -> bool:
@@ -358,14 +360,14 @@ def _same(stored: dict[str, float], new: dict[str, float]) -> bool:
 
 def _conflict(result: _Result, previous: list) -> str:
     """Where a result differs from its stored run: the first few metrics, each with its line."""
-    run = next(r for r in previous if not _same(r.data.metrics, result.metrics))
-    stored, new = run.data.metrics, result.metrics
+    run = next(r for r in previous if not _same(r.metrics, result.metrics))
+    stored, new = run.metrics, result.metrics
     differ = [key for key in sorted(stored.keys() | new.keys())
               if key not in stored or key not in new or abs(stored[key] - new[key]) > TOLERANCE]
     shown = [f"{_line_of(result, key)}: {key} {stored.get(key, 'absent')} -> {new.get(key, 'absent')}"
              for key in differ[:3]]
     more = f" (+{len(differ) - 3} more)" if len(differ) > 3 else ""
-    return f"run {run.info.run_id} ({result.where}): {'; '.join(shown)}{more}"
+    return f"run {run.run_id} ({result.where}): {'; '.join(shown)}{more}"
 
 
 def _line_of(result: _Result, key: str) -> str:
@@ -374,8 +376,8 @@ def _line_of(result: _Result, key: str) -> str:
     return f"line {result.domains[domain]}" if domain in result.domains else result.where
 
 
-def _write(result: _Result, exp_id: str, source: Path) -> str:
-    """One FINISHED test run for `result`, or nothing: a half-written run is deleted."""
+def _new_run(result: _Result, source: Path) -> bulk.NewRun:
+    """The FINISHED test run of `result` (written by prove.tracking.bulk, a page at a time)."""
     f, iteration, train_run_id = result.fields, int(result.fields["checkpoint_iter"]), result.train_run_id
     params = {
         "stage": f["stage"], "dataset": f["dataset"], "model": f["model"], "strategy": f["strategy"],
@@ -391,13 +393,5 @@ def _write(result: _Result, exp_id: str, source: Path) -> str:
     }
     training = f["run_name"] or " · ".join((f["strategy"], f["stage"], f["dataset"], f["model"]))
     name = f"{training} · imported {f['test_dataset']} @{iteration}"
-    run_id = client.create_run(exp_id, name, tags, {k: str(v) for k, v in params.items()})
-    try:
-        now = int(time.time() * 1000)
-        client.log_metrics(run_id, [client.metric(k, v, iteration, now) for k, v in result.metrics.items()])
-    except BaseException:
-        client.end_run(run_id, "FAILED")
-        client.delete_run(run_id)  # a half-written result must not be counted
-        raise
-    client.end_run(run_id, "FINISHED")
-    return run_id
+    return bulk.NewRun(name, {**tags, **client.standard_tags(), **client.provenance_tags()},
+                       {k: str(v) for k, v in params.items()}, {k: (v, iteration) for k, v in result.metrics.items()})
