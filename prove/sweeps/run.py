@@ -23,6 +23,9 @@ from prove.sweeps.worker import TODO, WorkerReport
 from prove.tracking import client, schema
 
 
+MAX_ROUNDS = 3  # rounds of workers while each finishes something and work is left
+
+
 def reconcile(sweep: Sweep, experiment: str | None) -> list[str]:
     """Runs of this sweep left RUNNING by dead jobs (no heartbeat for PROVE_STALE_AFTER) are
     marked KILLED, i.e. resumable, and expired claims are removed. Returns the run ids."""
@@ -91,8 +94,15 @@ def run_sweep(sweep: Sweep, experiment: str | None = None, dry_run: bool = False
     parent = _parent_run(sweep, exp_id, table, runner.name, workers)
     status = "FAILED"
     try:
-        reports = runner.run(sweep, experiment, parent, workers)
-        final = status_table(sweep, experiment)
+        reports, final = [], table
+        for _ in range(MAX_ROUNDS):  # workers that gave up on contended specs leave work: another round
+            before = counts(final).get("done", 0)
+            reports += runner.run(sweep, experiment, parent, workers)
+            final = status_table(sweep, experiment)
+            left = counts(final)["to_train"] + counts(final)["to_test"]  # never retried: failed (resumable) specs
+            if not left or counts(final).get("done", 0) == before:
+                break
+            click.echo(f"sweep {sweep.name}: {left} left after the workers stopped; another round", err=True)
         _summarize(sweep, parent, final, reports)
         status = "FAILED" if any(r.failed for r in reports) else "FINISHED"
         return SweepOutcome(table, final, parent, reports)

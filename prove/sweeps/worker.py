@@ -83,6 +83,8 @@ def run_worker(sweep: Sweep, experiment: str | None, parent_run_id: str = "", wo
         todo = [item for item, status in zip(items, table["status"])
                 if status in TODO and item.spec.spec_hash() not in attempted]
         if not todo:
+            left = {s: int((table["status"] == s).sum()) for s in ("running", "to_train", "to_test", "resumable")}
+            _echo(f"[sweep {sweep.name} {worker}] nothing left to claim ({', '.join(f'{k} {v}' for k, v in left.items() if v)})")
             break
         progress = Progress(len(todo))
         bar = LiveBar(len(todo), f"sweep {sweep.name}") if interactive() else None
