@@ -96,7 +96,7 @@ def one_by_one(csv_path: Path, limit: int) -> tuple[float, int]:
     c, exp_id = MlflowClient(), client.experiment_id("baseline")
     start = time.perf_counter()
     for result in results:
-        run = _new_run(result, csv_path)
+        run = _new_run(result, csv_path, {})
         run_id = c.create_run(exp_id, run_name=run.name, tags=run.tags).info.run_id
         c.log_batch(run_id, params=[Param(k, v) for k, v in run.params.items()])
         now = int(time.time() * 1000)
@@ -143,7 +143,7 @@ def server_writers(csv_path: Path, limit: int, writers: int, folder: Path) -> di
         os.environ["MLFLOW_TRACKING_URI"] = uri
         mlflow.set_tracking_uri(uri)
         rows, problems = _read(csv_path)
-        runs = [_new_run(r, csv_path) for r in _results(csv_path, rows, problems)[:limit]]
+        runs = [_new_run(r, csv_path, {}) for r in _results(csv_path, rows, problems)[:limit]]
         out = {}
         for n in (1, writers):
             exp_id = client.experiment_id(f"writers-{n}")

@@ -8,6 +8,7 @@ fixture's geometry. Subprocesses import this module (see `prove_command`) to kno
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 
 from prove.data import DATASETS
 from prove.data.adapters.acdc import ACDC
@@ -39,6 +40,34 @@ def prove_command(*args: str) -> list[str]:
     """argv that runs `prove ARGS` in a subprocess that knows the test dataset."""
     code = "import tests.support; from prove.cli import main; import sys; main(sys.argv[1:])"
     return [sys.executable, "-c", code, *args]
+
+
+@contextmanager
+def mlflow_process(verb: str, backend_uri: str, *extra: str, env: dict | None = None, wait_s: float = 90):
+    """A real `mlflow ui` or `mlflow server` over `backend_uri` on a free 127.0.0.1 port, up
+    (its /health answers) before the block runs; yields its base URL and stops it after."""
+    import subprocess
+    import time
+
+    from tests.services.postgres import free_port, healthy
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "mlflow", verb, "--backend-store-uri", backend_uri, "--host",
+                             "127.0.0.1", "--port", str(port), *extra], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env)
+    base, deadline = f"http://127.0.0.1:{port}", time.monotonic() + wait_s
+    try:
+        while not healthy(base):
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError(f"mlflow {verb} did not start within {wait_s:.0f} s")
+            time.sleep(0.5)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 if __name__ == "__main__":  # `python -m tests.support ARGS` == `prove ARGS` (for torchrun)

@@ -11,18 +11,13 @@ import json
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from prove.cli import cli
-from tests.support import private_store
+from tests.support import mlflow_process, private_store
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
@@ -31,12 +26,6 @@ pytestmark = [
 ]
 COMMON = ["--max-iters", "4", "--eval-interval", "4", "--batch-size", "2"]
 STRATEGIES = ("baseline", "std_minimal")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -62,28 +51,12 @@ def ui(tmp_path_factory):
 
     store = mlflow.tracking.MlflowClient(uri)
     exp_id = store.get_experiment_by_name("study").experiment_id
-    port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1",
-                               "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              env={**os.environ, "MLFLOW_TRACKING_URI": uri})
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/health", timeout=2).read()
-            break
-        except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.kill()
-                pytest.fail("mlflow ui did not start within 90 s")
-            time.sleep(0.5)
-    with playwright.sync_playwright() as p:
+    with mlflow_process("ui", uri, env={**os.environ, "MLFLOW_TRACKING_URI": uri}) as base, \
+            playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"])
         page = browser.new_page(viewport={"width": 1600, "height": 900})
         yield dict(page=page, base=base, exp_id=exp_id, store=store, trainings=trainings, tmp=tmp)
         browser.close()
-    server.terminate()
-    server.wait(20)
     monkeypatch.undo()
 
 

@@ -61,22 +61,15 @@ def _sql_store(c):
     return store if isinstance(store, SqlAlchemyStore) else None
 
 
-def _user() -> str:
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
-
-
 def _write_sql(store, exp_id: str, runs: list[NewRun], on_written, page: int) -> list[str]:
     from mlflow.entities import LifecycleStage
     from mlflow.store.tracking.dbmodels.models import SqlLatestMetric, SqlMetric, SqlParam, SqlRun, SqlTag
     from mlflow.utils.uri import append_to_uri_path
 
+    from prove.tracking.client import user_name
+
     experiment = store.get_experiment(exp_id)
-    user, ids = _user(), []
+    user, ids = user_name(), []
     for start in range(0, len(runs), page):
         chunk = runs[start:start + page]
         now = int(time.time() * 1000)

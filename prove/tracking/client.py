@@ -284,15 +284,19 @@ def settle_project_run() -> None:
     c.delete_run(run_id)
 
 
-def provenance_tags() -> dict[str, str]:
-    """MLflow's own source and user tags (what the UI's Source and User columns show)."""
+@functools.lru_cache(maxsize=1)
+def user_name() -> str:
     import getpass
 
     try:
-        user = getpass.getuser()
+        return getpass.getuser()
     except (KeyError, OSError):
-        user = "unknown"
-    tags = {schema.MLFLOW_USER: user, schema.MLFLOW_SOURCE_TYPE: "LOCAL",
+        return "unknown"
+
+
+def provenance_tags() -> dict[str, str]:
+    """MLflow's own source and user tags (what the UI's Source and User columns show)."""
+    tags = {schema.MLFLOW_USER: user_name(), schema.MLFLOW_SOURCE_TYPE: "LOCAL",
             schema.MLFLOW_SOURCE_NAME: os.environ.get(COMMAND_ENV, "prove")}
     commit = code_version()
     if commit != "unknown":

@@ -157,7 +157,8 @@ def import_results(path: str | Path, experiment: str | None = None, force: bool 
             echo(f"imported {written[0]}/{len(plan)} results ({progress.status()})", err=True)
 
     try:
-        ids = bulk.write_runs(exp_id, [_new_run(result, source) for result, _ in plan], landed)
+        common = {**client.standard_tags(), **client.provenance_tags()}  # the same for every run of the file
+        ids = bulk.write_runs(exp_id, [_new_run(result, source, common) for result, _ in plan], landed)
     finally:
         if bar is not None:
             bar.close()
@@ -376,7 +377,7 @@ def _line_of(result: _Result, key: str) -> str:
     return f"line {result.domains[domain]}" if domain in result.domains else result.where
 
 
-def _new_run(result: _Result, source: Path) -> bulk.NewRun:
+def _new_run(result: _Result, source: Path, common: dict[str, str]) -> bulk.NewRun:
     """The FINISHED test run of `result` (written by prove.tracking.bulk, a page at a time)."""
     f, iteration, train_run_id = result.fields, int(result.fields["checkpoint_iter"]), result.train_run_id
     params = {
@@ -393,5 +394,5 @@ def _new_run(result: _Result, source: Path) -> bulk.NewRun:
     }
     training = f["run_name"] or " · ".join((f["strategy"], f["stage"], f["dataset"], f["model"]))
     name = f"{training} · imported {f['test_dataset']} @{iteration}"
-    return bulk.NewRun(name, {**tags, **client.standard_tags(), **client.provenance_tags()},
+    return bulk.NewRun(name, {**tags, **common},
                        {k: str(v) for k, v in params.items()}, {k: (v, iteration) for k, v in result.metrics.items()})

@@ -5,11 +5,6 @@ with MlflowClient (the reference), and a failure leaves no half-written run."""
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
 
 import pytest
@@ -17,34 +12,17 @@ from mlflow.entities import Metric, Param, ViewType
 from mlflow.tracking import MlflowClient
 
 from prove.tracking import bulk, client
-from tests.support import private_store
+from tests.support import mlflow_process, private_store
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A real `mlflow server` (sqlite behind it) on 127.0.0.1: the REST path users have."""
     tmp = tmp_path_factory.mktemp("server")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
-                             f"sqlite:///{tmp / 'server.db'}", "--host", "127.0.0.1", "--port", str(port),
-                             "--workers", "2", "--artifacts-destination", str(tmp / "artifacts")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")})
-    uri, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 90
-    while True:
-        try:
-            urllib.request.urlopen(f"{uri}/health", timeout=2).read()
-            break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail("mlflow server did not start within 90 s")
-            time.sleep(0.5)
-    yield uri
-    proc.terminate()
-    proc.wait(20)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    with mlflow_process("server", f"sqlite:///{tmp / 'server.db'}", "--workers", "2", "--artifacts-destination",
+                        str(tmp / "artifacts"), env=env) as uri:
+        yield uri
 
 
 def _use(monkeypatch, uri: str) -> None:
