@@ -87,13 +87,13 @@ class ProveSegDataset(BaseSegDataset):
 
     METAINFO = dict(classes=CLASSES, palette=PALETTE)
 
+    def __init__(self, source: dict, pipeline: Sequence[dict], test_mode: bool = False, **kwargs):
+        self.source = dict(source)
+        super().__init__(pipeline=list(pipeline), test_mode=test_mode, lazy_init=False, **kwargs)
 
     def prepare_data(self, idx):
         single_thread_in_worker()  # N loader workers use N cores (prove.settings)
         return super().prepare_data(idx)
-    def __init__(self, source: dict, pipeline: Sequence[dict], test_mode: bool = False, **kwargs):
-        self.source = dict(source)
-        super().__init__(pipeline=list(pipeline), test_mode=test_mode, lazy_init=False, **kwargs)
 
     def load_data_list(self) -> list[dict]:
         kind = self.source["kind"]

@@ -54,12 +54,12 @@ STANDARD.declare(StandardStrategy(
 STANDARD.declare(StandardStrategy(
     "std_photometric_distort",
     "mmseg PhotoMetricDistortion (brightness, contrast, saturation, hue) at its default strengths",
-    transforms=(dict(type="PhotoMetricDistortion"),),
+    transforms=(dict(type="LUTPhotoMetricDistortion"),),  # mmseg's, exactly, by lookup tables
 ))
 STANDARD.declare(StandardStrategy(
     "std_minimal",
     "a mild PhotoMetricDistortion (brightness +-16, contrast/saturation 0.8-1.2, hue +-9)",
-    transforms=(dict(type="PhotoMetricDistortion", brightness_delta=16, contrast_range=(0.8, 1.2),
+    transforms=(dict(type="LUTPhotoMetricDistortion", brightness_delta=16, contrast_range=(0.8, 1.2),
                      saturation_range=(0.8, 1.2), hue_delta=9),),
 ))
 STANDARD.declare(StandardStrategy(

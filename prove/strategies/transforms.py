@@ -24,7 +24,10 @@ from prove.compat import install
 
 install()  # mmseg must not be imported before prove's compatibility shims
 
+import cv2  # noqa: E402
+import mmcv  # noqa: E402
 from mmcv.transforms import BaseTransform  # noqa: E402
+from mmseg.datasets.transforms import PhotoMetricDistortion  # noqa: E402
 from mmseg.registry import TRANSFORMS  # noqa: E402
 
 from prove.strategies.ops import OPS, RANDAUGMENT_OPS, apply_op, sample_magnitude  # noqa: E402
@@ -175,4 +178,34 @@ class SegAutoAugment(BaseTransform):
         return f"{self.__class__.__name__}(policy={self.policy!r})"
 
 
-__all__ = ["AUTOAUGMENT_POLICIES", "SegAutoAugment", "SegRandAugment", "OPS"]
+@TRANSFORMS.register_module()
+class LUTPhotoMetricDistortion(PhotoMetricDistortion):
+    """mmseg's `PhotoMetricDistortion`, with each per-pixel step as a 256-entry lookup table.
+
+    Brightness, contrast and saturation are `clip(v * alpha + beta)` in float32 per 8-bit
+    level, and the hue shift is `(h + delta) % 180` per level: functions of the pixel's own
+    value, so a table of their 256 values gives exactly mmseg's result while touching each
+    pixel once as a byte instead of through float32 temporaries. Arguments, random draws (from
+    `numpy.random`, in mmseg's order) and output are mmseg's; tests compare the two classes
+    seed by seed on random images. Non-uint8 images take mmseg's own path.
+    """
+
+    def convert(self, img: np.ndarray, alpha: float = 1, beta: float = 0) -> np.ndarray:
+        if img.dtype != np.uint8:
+            return super().convert(img, alpha, beta)
+        table = np.clip(_LEVELS * alpha + beta, 0, 255).astype(np.uint8)
+        return cv2.LUT(np.ascontiguousarray(img), table).reshape(img.shape)
+
+    def hue(self, img: np.ndarray) -> np.ndarray:
+        if np.random.randint(2):
+            img = mmcv.bgr2hsv(img)
+            delta = np.random.randint(-self.hue_delta, self.hue_delta)
+            table = ((np.arange(256) + delta) % 180).astype(np.uint8)
+            img[:, :, 0] = cv2.LUT(np.ascontiguousarray(img[:, :, 0]), table).reshape(img.shape[:2])
+            img = mmcv.hsv2bgr(img)
+        return img
+
+
+_LEVELS = np.arange(256, dtype=np.float32)
+
+__all__ = ["AUTOAUGMENT_POLICIES", "LUTPhotoMetricDistortion", "SegAutoAugment", "SegRandAugment", "OPS"]

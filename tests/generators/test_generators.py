@@ -228,7 +228,7 @@ def test_generate_writes_a_valid_manifest_with_original_labels(tmp_path, capsys)
         assert manifest.load_image(entry).shape == (24, 32, 3)
     with path.open() as fh:
         first = next(csv.DictReader(fh))
-    assert first["gen_path"] == "images/foggy/images/train/clear_day/clear_day_0.png"
+    assert first["gen_path"] == "images/foggy/images/train/clear_day/clear_day_0.webp"
     assert (tmp_path / "out" / "generation.json").is_file()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
@@ -240,13 +240,13 @@ def test_generate_is_deterministic_per_seed_and_independent_of_limit(tmp_path):
     b = files_of(generate("albumentations_weather", adapter, "train", tmp_path / "b", seed=7, **kw).parent)
     c = files_of(generate("albumentations_weather", adapter, "train", tmp_path / "c", seed=8, **kw).parent)
     assert a == b
-    images = [k for k in a if k.endswith(".png")]
+    images = [k for k in a if k.endswith(".webp")]
     assert len(images) == 8 and all(a[k] != c[k] for k in images)
     limited = files_of(generate("albumentations_weather", adapter, "train", tmp_path / "l", seed=7, limit=1,
                                 **kw).parent)
-    assert {k for k in limited if k.endswith(".png")} == {
-        "images/foggy/images/train/clear_day/clear_day_0.png", "images/rainy/images/train/clear_day/clear_day_0.png"}
-    assert all(limited[k] == a[k] for k in limited if k.endswith(".png"))
+    assert {k for k in limited if k.endswith(".webp")} == {
+        "images/foggy/images/train/clear_day/clear_day_0.webp", "images/rainy/images/train/clear_day/clear_day_0.webp"}
+    assert all(limited[k] == a[k] for k in limited if k.endswith(".webp"))
 
 
 def test_generate_is_atomic_when_a_generator_fails(tmp_path):

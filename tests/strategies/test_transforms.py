@@ -125,7 +125,7 @@ def test_photometric_formulas():
     np.testing.assert_array_equal(OPS["Posterize"].fn(img, 4), img & 0xF0)
     np.testing.assert_array_equal(OPS["Brightness"].fn(img, 0.5), np.clip(np.rint(img * 1.5), 0, 255))
     stretched = OPS["AutoContrast"].fn(img, 0)
-    assert stretched[..., 0].min() == 0 and stretched[..., 0].max() == 255
+    assert stretched[..., 0].min() == 0 and stretched[..., 0].max() >= 254  # PIL truncates 254.99999 to 254
 
 
 def test_magnitude_ranges_follow_torchvision():

@@ -37,7 +37,7 @@ def test_audit_passes_on_the_built_pipeline_and_records_evidence(acdc, tmp_path)
     hook.before_train(_runner(cfg))
     assert hook.report["ok"], hook.report["problems"]
     types = [t["type"] for t in hook.report["observed"]["pipelines"]["real"]]
-    assert "PhotoMetricDistortion" in types and "RandomResize" in types
+    assert "LUTPhotoMetricDistortion" in types and "RandomResize" in types
     resize = next(t for t in hook.report["observed"]["pipelines"]["real"] if t["type"] == "RandomResize")
     assert resize["verified"]["ratio_range"] == [0.5, 2.0]
     assert Path(tmp_path / "audit.json").is_file()
