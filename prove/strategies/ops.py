@@ -36,7 +36,7 @@ _LUMA_BGR = np.array([0.114, 0.587, 0.299], dtype=np.float32)
 # 256 levels and applied as a lookup table (`cv2.LUT`); the others work in float32 in place.
 # Both give exactly the formulas' results: the table holds the formula's value for each level,
 # and in-place float32 arithmetic rounds as the expression would. On a 512x512 crop the
-# tables made AutoContrast 25x, Equalize 5x and Sharpness 4x faster (docs/performance.md);
+# tables made AutoContrast 15x, Equalize 4x and Sharpness 10x faster (docs/performance.md);
 # tests/strategies/test_ops_reference.py checks each op against PIL's ImageOps (where PIL
 # defines the op exactly) and against the plain numpy formula, on random images.
 
