@@ -12,6 +12,10 @@ Environment variables (all optional):
   than this belongs to a dead job (resumable, expired).
 - `PROVE_NUM_CPUS`: the CPUs this job may use (default: its allocation, see `allowed_cpus`).
 - `PROVE_NUM_WORKERS`: data-loader workers (default: one fewer than the allowed CPUs, at most 8).
+- `PROVE_SHARED_OUTPUTS` (on | off; default on inside a cluster job and for cluster executors,
+  off elsewhere): work dirs, checkpoints, caches, logs and reports are made group-writable
+  (umask without the group-write bit: 775 folders, 664 files), so a colleague in the same Unix
+  group can resume a run another person's job left KILLED.
 
 The experiment runs go to when none is named: `DEFAULT_EXPERIMENT` (after MLflow's own
 `MLFLOW_EXPERIMENT_ID` / `MLFLOW_EXPERIMENT_NAME`, see `prove.tracking.client.experiment_id`).
@@ -142,6 +146,34 @@ def single_thread_in_worker() -> None:
     except ImportError:
         pass
     _single_threaded = True
+
+
+SHARED_OUTPUTS_ENV = "PROVE_SHARED_OUTPUTS"
+SCHEDULER_JOB_ENV = ("SLURM_JOB_ID", "LSB_JOBID", "PBS_JOBID")
+
+
+def shared_outputs(cluster: bool = False) -> bool:
+    """Whether outputs are group-writable: PROVE_SHARED_OUTPUTS, else on in a cluster job
+    (`cluster`, or a scheduler's job id in the environment)."""
+    from prove.errors import ProveError
+
+    value = os.environ.get(SHARED_OUTPUTS_ENV, "").strip().lower()
+    if value in ("on", "1", "true", "yes"):
+        return True
+    if value in ("off", "0", "false", "no"):
+        return False
+    if value:
+        raise ProveError(f"{SHARED_OUTPUTS_ENV}={value!r}; accepted: on, off (default: on in cluster jobs)")
+    return cluster or any(os.environ.get(k) for k in SCHEDULER_JOB_ENV)
+
+
+def apply_shared_umask(cluster: bool = False) -> int:
+    """Drop the group-write bit from this process's umask when outputs are shared; returns the
+    umask now in force. Everything written afterwards (mkdir, checkpoints, artifacts) is 775/664."""
+    current = os.umask(0)
+    new = current & ~0o020 if shared_outputs(cluster) else current
+    os.umask(new)
+    return new
 
 
 def load_plugins() -> list[str]:

@@ -70,4 +70,4 @@ def _mlflow_follows_the_environment():
 # The real services some tests run against (ci/slurm.sh, ci/postgres.sh): their fixtures skip
 # with the precise reason where a service cannot start.
 from tests.services.postgres import postgres_db, tracking_server  # noqa: E402,F401
-from tests.services.slurm import slurm_cluster, submitit_folder  # noqa: E402,F401
+from tests.services.slurm import slurm_cluster  # noqa: E402,F401

@@ -74,6 +74,9 @@ class ProveGroup(click.Group):
         if ctx.protected_args:  # runs say which command made them (mlflow.source.name); workers inherit it
             os.environ[COMMAND_ENV] = f"prove {ctx.protected_args[0]}"
         try:
+            from prove.settings import apply_shared_umask
+
+            apply_shared_umask()  # group-writable outputs inside cluster jobs (PROVE_SHARED_OUTPUTS)
             return super().invoke(ctx)
         except ProveError as exc:
             click.echo(f"Error: {exc}", err=True)
@@ -225,11 +228,17 @@ def demo_command(**values) -> None:
 
 @verb("ablation")
 def ablation_command(**values) -> None:
-    """Run a sweep: train then test only what is missing, locally or on SLURM."""
+    """Run a sweep: train then test only what is missing, here or on SLURM, LSF or PBS."""
     o = AblationOptions(**values)
     from prove.sweeps.presets import resolve_sweep
     from prove.sweeps.run import run_sweep
 
+    if o.worker:
+        from prove.sweeps.worker import run_pull_worker
+
+        run_pull_worker(resolve_sweep(o.preset, o.sweep), o.experiment or None, o.parent_run, o.worker_name,
+                        o.stop_after_min, o.report)
+        return
     run_sweep(resolve_sweep(o.preset, o.sweep), o.experiment or None, dry_run=o.dry_run, executor=o.executor,
               workers=o.workers, do_reconcile=o.reconcile, plan_csv=o.plan_csv)
 

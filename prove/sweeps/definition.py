@@ -18,7 +18,7 @@ named in the error.
       - {dataset: same}
       - {dataset: acdc, split: val, stage: cg}   # `stage`: only for the trainings of that stage
     checkpoint: last               # or all: test every checkpoint
-    resources: {gpus: 1, cpus: 8, mem_gb: 32, time_min: 720, partition: gpu}
+    resources: {gpus: 1, cpus: 8, mem_gb: 32, time_min: 720, warn_min: 10, queue: gpu}   # per worker job
     extend: 1                      # 3: continue each finished grid training to 3x its iterations
 
 A combination whose spec cannot be built here (an external generator's manifest that is not
@@ -39,8 +39,12 @@ from prove.spec import TrainSpec
 
 SWEEP_KEYS = ("name", "grid", "fixed", "exclude", "manifests", "tests", "checkpoint", "resources", "extend")
 CHECKPOINTS = ("last", "all")  # which checkpoints of each training are tested
-RESOURCE_KEYS = {"gpus": int, "cpus": int, "mem_gb": int, "time_min": int, "partition": str}
-DEFAULT_RESOURCES = {"gpus": 0, "cpus": 2, "mem_gb": 8, "time_min": 60, "partition": ""}
+# Per worker job. `queue` is SLURM's partition (`partition` is accepted as its name there);
+# `warn_min`: minutes before `time_min` at which the job is warned and hands its spec back.
+RESOURCE_KEYS = {"gpus": int, "cpus": int, "mem_gb": int, "time_min": int, "warn_min": int, "queue": str,
+                 "account": str}
+RESOURCE_ALIASES = {"partition": "queue"}
+DEFAULT_RESOURCES = {"gpus": 0, "cpus": 2, "mem_gb": 8, "time_min": 60, "warn_min": 10, "queue": "", "account": ""}
 SAME = "same"  # a test set equal to the training dataset
 DEFAULT_CHECKPOINT = "last"
 DEFAULT_EXTEND = 1
@@ -297,14 +301,7 @@ def from_mapping(data: Any, source: str) -> Sweep:
     checkpoint = str(data.get("checkpoint", DEFAULT_CHECKPOINT))
     if checkpoint not in CHECKPOINTS:
         _fail(source, f"checkpoint {checkpoint!r}; accepted: {', '.join(CHECKPOINTS)}")
-    resources = dict(DEFAULT_RESOURCES)
-    for key, value in (data.get("resources") or {}).items():
-        if key not in RESOURCE_KEYS:
-            _fail(source, f"unknown resource {key!r}; accepted: {', '.join(RESOURCE_KEYS)}")
-        try:
-            resources[key] = RESOURCE_KEYS[key](value)
-        except (TypeError, ValueError):
-            _fail(source, f"resource {key} {value!r} must be {RESOURCE_KEYS[key].__name__}")
+    resources = parse_resources(data.get("resources") or {}, source)
     extend = data.get("extend", DEFAULT_EXTEND)
     if not isinstance(extend, int) or isinstance(extend, bool) or extend < 1:
         _fail(source, f"extend {extend!r} must be a whole number >= 1 (e.g. 3: continue each training to 3x)")
@@ -312,6 +309,36 @@ def from_mapping(data: Any, source: str) -> Sweep:
                   tuple(test_sets), checkpoint, resources, extend)
     sweep.items()  # every combination validated now
     return sweep
+
+
+def parse_resources(raw: Mapping[str, Any], source: str) -> dict:
+    """A worker job's resources, validated: known keys (queue also as `partition`), whole
+    numbers where numbers are meant, a warning that comes before the run limit."""
+    if not isinstance(raw, Mapping):
+        _fail(source, f"resources must be a mapping, got {raw!r}")
+    resources = dict(DEFAULT_RESOURCES)
+    given = set()
+    for key, value in raw.items():
+        name = RESOURCE_ALIASES.get(key, key)
+        if name not in RESOURCE_KEYS:
+            _fail(source, f"unknown resource {key!r}; accepted: {', '.join([*RESOURCE_KEYS, *RESOURCE_ALIASES])}")
+        kind = RESOURCE_KEYS[name]
+        if kind is int and (isinstance(value, bool) or not isinstance(value, (int, str))):
+            _fail(source, f"resource {key} {value!r} must be a whole number")
+        try:
+            resources[name] = kind(value)
+        except (TypeError, ValueError):
+            _fail(source, f"resource {key} {value!r} must be {'a whole number' if kind is int else 'text'}")
+        given.add(name)
+    for name in ("gpus", "cpus", "mem_gb", "time_min", "warn_min"):
+        if resources[name] < (1 if name in ("cpus", "time_min") else 0):
+            _fail(source, f"resource {name} {resources[name]} must be >= {1 if name in ('cpus', 'time_min') else 0}")
+    if "warn_min" not in given:  # the default warning, shortened for short jobs
+        resources["warn_min"] = min(resources["warn_min"], resources["time_min"] // 2)
+    if resources["warn_min"] >= resources["time_min"]:
+        _fail(source, f"resource warn_min {resources['warn_min']} must be shorter than time_min "
+                      f"{resources['time_min']}: the warning comes before the run limit")
+    return resources
 
 
 def load_sweep(path: str | Path, what: str = "sweep") -> Sweep:

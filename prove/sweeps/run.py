@@ -8,6 +8,7 @@ and writes nothing.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -23,7 +24,8 @@ from prove.sweeps.worker import TODO, WorkerReport
 from prove.tracking import client, schema
 
 
-MAX_ROUNDS = 3  # rounds of workers while each finishes something and work is left
+# rounds of workers while each finishes or hands back something and work is left
+MAX_ROUNDS = int(os.environ.get("PROVE_MAX_ROUNDS", 3))
 
 
 def reconcile(sweep: Sweep, experiment: str | None) -> list[str]:
@@ -88,7 +90,11 @@ def run_sweep(sweep: Sweep, experiment: str | None = None, dry_run: bool = False
                f"checkpoint {sweep.checkpoint}")
     click.echo(format_status(table))
     if dry_run:
+        if runner.describe is not None:
+            click.echo(runner.describe(sweep, experiment, workers))
         return SweepOutcome(table)
+    if runner.preflight is not None:
+        runner.preflight(sweep)  # commands on PATH, resources it can express: before anything is written
 
     exp_id = client.experiment_id(experiment)
     parent = _parent_run(sweep, exp_id, table, runner.name, workers)
@@ -97,12 +103,17 @@ def run_sweep(sweep: Sweep, experiment: str | None = None, dry_run: bool = False
         reports, final = [], table
         for _ in range(MAX_ROUNDS):  # workers that gave up on contended specs leave work: another round
             before = counts(final).get("done", 0)
-            reports += runner.run(sweep, experiment, parent, workers)
+            round_reports = runner.run(sweep, experiment, parent, workers)
+            reports += round_reports
             final = status_table(sweep, experiment)
-            left = counts(final)["to_train"] + counts(final)["to_test"]  # never retried: failed (resumable) specs
-            if not left or counts(final).get("done", 0) == before:
+            handed_back = [label for r in round_reports for label in r.interrupted]
+            # failed specs are never retried; those handed back at a job's wall clock are resumed
+            left = counts(final)["to_train"] + counts(final)["to_test"] + len(handed_back)
+            if not left or (counts(final).get("done", 0) == before and not handed_back):
                 break
-            click.echo(f"sweep {sweep.name}: {left} left after the workers stopped; another round", err=True)
+            click.echo(f"sweep {sweep.name}: {left} left after the workers stopped"
+                       + (f" ({len(handed_back)} handed back at the wall clock)" if handed_back else "")
+                       + "; another round", err=True)
         _summarize(sweep, parent, final, reports)
         status = "FAILED" if any(r.failed for r in reports) else "FINISHED"
         return SweepOutcome(table, final, parent, reports)

@@ -11,14 +11,23 @@ A worker stops when nothing is left for it: every remaining spec is done, blocke
 worked on by someone else, or one this worker already tried (a failure is reported once, not
 retried in a loop). When two workers contend for a spec (both withdraw their claims), it is
 retried after a random pause; only a long run of such passes makes a worker give up.
+
+A worker also stops when its job's time is up: the scheduler's warning signal (SIGUSR2) or
+its own deadline (`--stop-after-min`) during a training checkpoints it, marks the run KILLED
+and hands the spec back (`WorkerReport.interrupted`); between trainings it simply takes no
+new spec. `run_pull_worker` is that worker as a command (`prove ablation --worker`), the way to
+use any scheduler from its own job script.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
+import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import click
 
@@ -61,14 +70,32 @@ class WorkerReport:
     failed: list = field(default_factory=list)  # (run name, error)
     busy: int = 0  # specs another worker had claimed
     overhead_s: float = 0.0  # time outside train() and test(): planning, claims, bookkeeping
+    interrupted: list = field(default_factory=list)  # run names handed back at the wall clock
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "WorkerReport":
+        return cls(data["worker"], list(data.get("done", [])), [tuple(f) for f in data.get("failed", [])],
+                   int(data.get("busy", 0)), float(data.get("overhead_s", 0.0)), list(data.get("interrupted", [])))
 
 
-def run_worker(sweep: Sweep, experiment: str | None, parent_run_id: str = "", worker: str = "w0") -> WorkerReport:
-    """Take specs of `sweep` until none is left (see the module docstring); picklable, so it
-    runs in a local process or a cluster task alike. A TrainingInterrupted (SIGTERM at the
-    wall clock) goes up to the caller with the claim released, so the job can be requeued."""
+_STOP: dict = {}  # set when the job's time is up between trainings (see run_pull_worker)
+
+
+def _time_is_up(deadline: float | None) -> bool:
+    return bool(_STOP) or (deadline is not None and time.time() >= deadline)
+
+
+def run_worker(sweep: Sweep, experiment: str | None, parent_run_id: str = "", worker: str = "w0",
+               deadline: float | None = None) -> WorkerReport:
+    """Take specs of `sweep` until none is left or `deadline` (epoch s) passes (see the module
+    docstring); picklable, so it runs in a local process or a cluster job alike. A training
+    stopped by the wall clock is handed back and ends the worker (`report.interrupted`); any
+    other TrainingInterrupted (a kill, Ctrl-C) goes up to the caller with the claim released."""
     from prove.spec import load_declarations
-    from prove.tracking.claims import try_claim
+    from prove.tracking.claims import release, try_claim
 
     load_declarations()  # a fresh process (spawned or a cluster task) must know the lab's datasets too
     if parent_run_id:
@@ -78,7 +105,10 @@ def run_worker(sweep: Sweep, experiment: str | None, parent_run_id: str = "", wo
     items = [i for i in sweep.items() if i.spec is not None]
     attempted: set[str] = set()
     start, work_s, idle = time.monotonic(), 0.0, 0
-    while idle < MAX_IDLE_PASSES:
+    while idle < MAX_IDLE_PASSES and not report.interrupted:
+        if _time_is_up(deadline):
+            _echo(f"[sweep {sweep.name} {worker}] the job's time is up: no new spec")
+            break
         table = status_table(sweep, experiment, items)
         todo = [item for item, status in zip(items, table["status"])
                 if status in TODO and item.spec.spec_hash() not in attempted]
@@ -90,12 +120,17 @@ def run_worker(sweep: Sweep, experiment: str | None, parent_run_id: str = "", wo
         bar = LiveBar(len(todo), f"sweep {sweep.name}") if interactive() else None
         claimed_any = False
         for n, item in enumerate(todo, 1):
+            if report.interrupted or _time_is_up(deadline):
+                break
             claim = try_claim(exp_id, item.spec.spec_hash())
             if claim is None:
                 report.busy += 1
                 continue
             claimed_any = True
             attempted.add(item.spec.spec_hash())
+            if status_table(sweep, experiment, [item])["status"].iloc[0] == "done":
+                release(claim)  # finished by another worker since this pass's status was read
+                continue
             line = f"[sweep {sweep.name} {worker}] {n}/{len(todo)} {item.label} ({progress.status()})"
             bar.note(line) if bar is not None else _echo(line)
             t0 = time.monotonic()  # only train() and test() are work; the rest is the runner's overhead
@@ -119,6 +154,7 @@ def _work(sweep: Sweep, item: SweepItem, experiment: str | None, claim, report: 
     """Train and test one claimed spec; a user error fails this spec, not the sweep."""
     from prove.evaluation.run import test
     from prove.tracking.claims import Keepalive
+    from prove.training.engine import TrainingInterrupted
     from prove.training.run import train
 
     _CURRENT["claim"] = claim
@@ -132,5 +168,41 @@ def _work(sweep: Sweep, item: SweepItem, experiment: str | None, claim, report: 
     except ProveError as exc:  # bad data root, missing weights...: the rest of the sweep goes on
         _echo(f"[sweep {sweep.name} {report.worker}] FAILED {item.label}: {exc}")
         report.failed.append((item.label, str(exc)))
+    except TrainingInterrupted as exc:
+        interrupt_current()  # the run is KILLED (resumable); the claim goes back now
+        if not exc.wall_clock:
+            raise
+        _echo(f"[sweep {sweep.name} {report.worker}] {item.label}: {exc}; handed back for the next job")
+        report.interrupted.append(item.label)
     finally:
         _CURRENT.pop("claim", None)
+
+
+def run_pull_worker(sweep: Sweep, experiment: str | None, parent_run_id: str = "", worker: str = "",
+                    stop_after_min: float = 0.0, report_path: str = "") -> WorkerReport:
+    """One worker as a command (`prove ablation --worker`): claim specs of `sweep` from the
+    store until none is left or the job's time is up, then write its report (JSON) to
+    `report_path`. Two such workers, started by two people on one plan, train each spec once.
+
+    `stop_after_min` > 0: the job's run limit minus a margin; the worker stops by this clock
+    even where the scheduler sends no warning (PBS), and SIGUSR2 stops it as well."""
+    from prove.settings import apply_shared_umask
+    from prove.training.engine import STOP_AT_ENV, WALL_CLOCK_SIGNAL
+
+    apply_shared_umask()
+    worker = worker or f"{os.uname().nodename}-{os.getpid()}"
+    deadline = time.time() + 60 * stop_after_min if stop_after_min > 0 else None
+    if deadline is not None:
+        os.environ[STOP_AT_ENV] = str(deadline)  # the training's GracefulStopHook reads it
+    # between trainings the warning signal means: take no new spec (in training, the hook handles it)
+    signal.signal(WALL_CLOCK_SIGNAL, lambda signum, frame: _STOP.setdefault("signal", signum))
+    report = WorkerReport(worker)
+    try:
+        report = run_worker(sweep, experiment, parent_run_id, worker, deadline)
+    finally:
+        if report_path:
+            Path(report_path).parent.mkdir(parents=True, exist_ok=True)
+            Path(report_path).write_text(json.dumps(report.to_json(), indent=1))
+    _echo(f"[sweep {sweep.name} {worker}] stopped: done {len(report.done)}, failed {len(report.failed)}, "
+          f"handed back {len(report.interrupted)}")
+    return report

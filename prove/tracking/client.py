@@ -34,9 +34,23 @@ _PAGE = 50_000  # MLflow's largest search page: each page is a query
 
 
 def mlflow_client(tracking_uri: str | None = None) -> MlflowClient:
-    check_reachable(tracking_uri or mlflow.get_tracking_uri())
+    uri = tracking_uri or mlflow.get_tracking_uri()
+    check_reachable(uri)
+    share_sqlite_file(uri)
     return MlflowClient(tracking_uri) if tracking_uri else MlflowClient()
 
+
+def share_sqlite_file(uri: str) -> None:
+    """A sqlite store that does not exist yet is created group-writable when outputs are shared:
+    SQLite creates its files 0644 whatever the umask, and a colleague's job could then not
+    write to the store (its journals take the database file's mode)."""
+    from prove.settings import shared_outputs
+
+    if not uri.startswith("sqlite:///") or not shared_outputs():
+        return
+    path = Path(uri[len("sqlite:///"):].split("?")[0])
+    if not path.exists() and path.parent.is_dir():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o666))  # the umask (002) leaves 664
 
 _REACHABLE: set[str] = set()
 

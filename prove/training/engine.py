@@ -5,8 +5,10 @@
   consumes random numbers, so the resumed run would differ from an uninterrupted one.
 - `StepSeedHook`: seeds torch/numpy/random from (seed, rank, iteration) before each step, so
   dropout and other model randomness do not depend on history either.
-- `GracefulStopHook`: SIGTERM/SIGINT (cluster wall clock, Ctrl-C) finish the current
-  iteration, save a checkpoint, and stop with `TrainingInterrupted`.
+- `GracefulStopHook`: SIGTERM/SIGINT (bkill, scancel, Ctrl-C), SIGUSR2 (a scheduler's warning
+  before the run limit) or the worker's own deadline (`PROVE_STOP_AT`, for schedulers without
+  a warning signal) finish the current iteration, save a checkpoint, and stop with
+  `TrainingInterrupted`.
 - `ContinueScheduleHook`: a training that continues a shorter one (`continue_from`) follows its
   own, longer LR schedule from the iteration it starts at.
 - `ProgressHook`: one progress line every few seconds; `PretrainedReportHook`: what the
@@ -15,7 +17,9 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -35,12 +39,30 @@ from prove.data.mmseg_dataset import seed_everything  # noqa: E402
 from prove.progress import format_duration, remaining_seconds  # noqa: E402
 
 
+# When a worker must stop (epoch seconds): its job's run limit minus the warning time.
+STOP_AT_ENV = "PROVE_STOP_AT"
+# A scheduler's warning before the run limit (LSF -wa USR2, SLURM --signal=USR2@s); the
+# worker's own deadline counts as this signal too.
+WALL_CLOCK_SIGNAL = signal.SIGUSR2
+
+
 class TrainingInterrupted(Exception):
     """Training stopped by a signal after writing a checkpoint; the run can be resumed."""
 
     def __init__(self, signum: int, iteration: int):
         self.signum, self.iteration = signum, iteration
-        super().__init__(f"stopped by {signal.Signals(signum).name} at iteration {iteration}; checkpoint saved")
+        why = "the job's wall clock" if signum == WALL_CLOCK_SIGNAL else signal.Signals(signum).name
+        super().__init__(f"stopped by {why} at iteration {iteration}; checkpoint saved")
+
+    @property
+    def wall_clock(self) -> bool:
+        """The job's time is up (not a kill): the spec is handed back for the next job."""
+        return self.signum == WALL_CLOCK_SIGNAL
+
+
+def stop_deadline() -> float | None:
+    value = os.environ.get(STOP_AT_ENV, "")
+    return float(value) if value else None
 
 
 class _FastForward:
@@ -90,16 +112,18 @@ class StepSeedHook(Hook):
 
 @HOOKS.register_module()
 class GracefulStopHook(Hook):
-    """Turns SIGTERM/SIGINT into: finish this iteration, checkpoint, raise TrainingInterrupted."""
+    """Turns SIGTERM/SIGINT/SIGUSR2, or the deadline in PROVE_STOP_AT, into: finish this
+    iteration, checkpoint, raise TrainingInterrupted."""
 
     priority = "VERY_LOW"  # after the checkpoint hook's own after_train_iter
 
     def __init__(self):
         self.received: int | None = None
         self._previous: dict[int, Any] = {}
+        self.deadline = stop_deadline()
 
     def before_train(self, runner) -> None:
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in (signal.SIGTERM, signal.SIGINT, WALL_CLOCK_SIGNAL):
             self._previous[signum] = signal.signal(signum, self._on_signal)
 
     def _on_signal(self, signum, frame) -> None:
@@ -108,8 +132,10 @@ class GracefulStopHook(Hook):
         self.received = signum
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
-        if self.received is None:
-            return
+        if self.received is None and self.deadline is not None and time.time() >= self.deadline:
+            self.received = WALL_CLOCK_SIGNAL
+        if self.received is None or runner.iter >= runner.max_iters:
+            return  # nothing asked, or the training is complete anyway: let it finish
         filename = f"iter_{runner.iter}.pth"
         runner.save_checkpoint(runner.work_dir, filename, by_epoch=False)
         with open(f"{runner.work_dir}/last_checkpoint", "w") as fh:

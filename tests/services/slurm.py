@@ -6,19 +6,16 @@ Fixtures:
   PROVE_SLURM_NO_INSTALL=1 (it starts installed daemons, it never installs packages from a
   test run), then skips with the precise reason: not installed, disabled, or a daemon that did
   not come up (with the reason `ci/slurm.sh` left and the last lines of the daemons' logs).
-- `submitit_folder` (function): a fresh folder for submitit's pickles and logs. The cluster is
-  this machine, so any local path is visible to the node.
 
 Environment:
 - PROVE_SLURM=off          skip every SLURM test (simulates a machine without SLURM)
 - PROVE_SLURM_AUTOSTART=0  do not try `bash ci/slurm.sh start` when sinfo does not answer
 - PROVE_SLURM_HOME         where ci/slurm.sh keeps state and logs (default /tmp/prove-slurm)
 
-Jobs run as the user of the test run; submitit starts them with `sys.executable`, so they use
-this very venv. There is no accounting daemon: `sacct` fails and submitit's job.state stays
-"UNKNOWN", so job states come from `scontrol show job` (kept 300 s after a job ends, MinJobAge)
-and `wait_for_result` watches the result pickle and that state instead of `job.result()`
-(which would wait forever for a job that died without writing one).
+Jobs run as the user of the test run, with `sys.executable`, so they use this very venv. The
+cluster is this machine, so any local path is visible to the node. There is no accounting
+daemon (`sacct` fails): job states come from `squeue` and `scontrol show job` (kept 300 s after
+a job ends, MinJobAge).
 """
 
 from __future__ import annotations
@@ -122,33 +119,6 @@ class SlurmCluster:
         return scontrol_job(job_id).get("JobState", "UNKNOWN")
 
 
-def _describe_job(job, cluster_info: dict[str, str]) -> str:
-    logs = []
-    for name, path in (("stdout", job.paths.stdout), ("stderr", job.paths.stderr)):
-        try:
-            logs.append(f"--- {name} ({path}) ---\n" + "\n".join(path.read_text().splitlines()[-30:]))
-        except OSError:
-            logs.append(f"--- {name}: none at {path} ---")
-    return f"job {job.job_id}: scontrol {cluster_info or '(forgotten)'}\n" + "\n".join(logs)
-
-
-def wait_for_result(job, timeout_s: float = 60, poll_s: float = 0.5):
-    """job.result() once its result pickle exists; fails fast with the job's logs when SLURM
-    says the job ended without one, or after timeout_s."""
-    deadline = time.monotonic() + timeout_s
-    ended_at = None
-    while time.monotonic() < deadline:
-        if job.paths.result_pickle.exists():
-            return job.result()
-        info = scontrol_job(job.job_id)
-        if info.get("JobState") in FINAL_STATES or not info:
-            ended_at = ended_at or time.monotonic()
-            if time.monotonic() - ended_at > 5:  # result pickles are written before the job ends
-                pytest.fail(f"job ended without a result\n{_describe_job(job, info)}")
-        time.sleep(poll_s)
-    pytest.fail(f"no result after {timeout_s}s\n{_describe_job(job, scontrol_job(job.job_id))}")
-
-
 def wait_until(predicate, timeout_s: float, what: str, poll_s: float = 0.25):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -171,8 +141,3 @@ def slurm_cluster() -> SlurmCluster:
     return SlurmCluster(partition=PARTITION, node=fields[0], cpus=int(fields[1]), memory_mb=int(fields[2]))
 
 
-@pytest.fixture
-def submitit_folder(tmp_path) -> Path:
-    folder = tmp_path / "submitit"
-    folder.mkdir()
-    return folder

@@ -57,7 +57,11 @@ def runs_of(client, kind):
     ({"grid": {"seed": [0]}, "colour": 1}, "unknown keys ['colour']"),
     ({"grid": {"seed": [0]}, "checkpoint": "best"}, "checkpoint 'best'; accepted: last, all"),
     ({"grid": {"seed": [0]}, "resources": {"gpu": 1}}, "unknown resource 'gpu'"),
-    ({"grid": {"seed": [0]}, "resources": {"gpus": "two"}}, "resource gpus 'two' must be int"),
+    ({"grid": {"seed": [0]}, "resources": {"gpus": "two"}}, "resource gpus 'two' must be a whole number"),
+    ({"grid": {"seed": [0]}, "resources": {"queues": "gpu"}}, "unknown resource 'queues'; accepted: gpus, cpus"),
+    ({"grid": {"seed": [0]}, "resources": {"time_min": 20, "warn_min": 30}},
+     "warn_min 30 must be shorter than time_min 20"),
+    ({"grid": {"seed": [0]}, "resources": {"cpus": 0}}, "resource cpus 0 must be >= 1"),
     ({"grid": {"seed": [0]}, "tests": [{"dataset": "acdcc"}]}, "acdcc"),
     ({"grid": {"seed": [0]}, "exclude": [{"sed": 1}]}, "not train options"),
     ({"grid": {"strategy": ["std_nope"]}}, "std_nope"),
@@ -270,10 +274,9 @@ def test_local_workers_share_the_sweep(store):
 
 
 def test_wall_clock_signal_gives_the_spec_back(store):
-    """What a SLURM task does when its time is up (SweepTask.checkpoint): the training in
-    progress becomes resumable and its claim is released, so the requeued task resumes it now."""
-    from prove.sweeps.worker import _CURRENT
-    from prove.sweeps.executors.slurm import SweepTask
+    """What a worker does when its job's time is up (`interrupt_current`): the training in
+    progress becomes resumable and its claim is released, so the next job resumes it now."""
+    from prove.sweeps.worker import _CURRENT, interrupt_current
 
     sweep = load_sweep(store["sweep"])
     spec = sweep.items()[0].spec
@@ -282,11 +285,54 @@ def test_wall_clock_signal_gives_the_spec_back(store):
                                                    schema.WORK_DIR: str(store["tmp"] / "w")}, spec.to_params())
     _CURRENT["claim"] = claims.try_claim(exp, spec.spec_hash())
     assert plan(sweep, "prove").set_index("spec_hash").loc[spec.spec_hash(), "status"] == "running"
-    resubmission = SweepTask().checkpoint(sweep, "prove", "", "slurm0")
-    assert resubmission.args == (sweep, "prove", "", "slurm0")  # submitit requeues the same call
+    interrupt_current()
     assert store["client"].get_run(run).info.status == "KILLED"
     assert claims.live_claims(exp) == {} and "claim" not in _CURRENT
     assert plan(sweep, "prove").set_index("spec_hash").loc[spec.spec_hash(), "status"] == "resumable"
+
+
+@pytest.mark.slow
+def test_two_pull_workers_train_each_spec_once(store):
+    """`prove ablation --worker`, as two people's job scripts would start it on one plan."""
+    procs = [subprocess.Popen(prove_command("ablation", "--sweep", str(store["sweep"]), "--worker", "--worker-name",
+                                            f"pull{i}", "--report", str(store["tmp"] / f"pull{i}.json")),
+                              env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for i in range(2)]
+    outputs = [p.communicate(timeout=600)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), "\n".join(o[-3000:] for o in outputs)
+    hashes = [r.data.tags["prove.spec_hash"] for r in runs_of(store["client"], "train")]
+    assert len(hashes) == 4 and len(set(hashes)) == 4
+    assert len(runs_of(store["client"], "test")) == 4
+    import json
+
+    reports = [json.loads((store["tmp"] / f"pull{i}.json").read_text()) for i in range(2)]
+    assert sum(len(r["done"]) for r in reports) == 4 and not any(r["failed"] for r in reports)
+    assert runs_of(store["client"], "sweep") == []  # pull workers need no sweep run
+
+
+def test_a_pull_worker_stops_at_its_own_deadline_and_hands_the_spec_back(store):
+    """Where the scheduler sends no warning (PBS), `--stop-after-min` is the worker's wall clock:
+    the training checkpoints and is handed back (KILLED, resumable); the next worker resumes it."""
+    import json
+
+    data = yaml.safe_load(store["sweep"].read_text())
+    data["grid"] = {"seed": [0]}
+    data["fixed"].update(max_iters=3000, checkpoint_interval=100000, eval_interval=3000)
+    store["sweep"].write_text(yaml.safe_dump(data))
+    report = store["tmp"] / "late.json"
+    done = subprocess.run(prove_command("ablation", "--sweep", str(store["sweep"]), "--worker", "--stop-after-min",
+                                        "0.1", "--report", str(report)),
+                          env=dict(os.environ), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    first = json.loads(report.read_text())
+    assert first["interrupted"] and not first["done"], done.stderr[-2000:]
+    assert "handed back for the next job" in done.stderr
+    (train,) = runs_of(store["client"], "train")
+    assert train.info.status == "KILLED"
+    stopped_at = int(train.data.metrics.get("train/iter", 0)) or max(
+        m.step for m in store["client"].get_metric_history(train.info.run_id, "train/loss"))
+    assert 0 < stopped_at < 3000
+    assert plan(load_sweep(store["sweep"]), "prove")["status"].tolist() == ["resumable"]
 
 
 def test_presets_find_the_users_manifests_one_per_method(tmp_path, monkeypatch):

@@ -7,6 +7,6 @@ executor only decides where the processes live. Declared with `EXECUTORS.declare
 
 from prove.sweeps.executors.base import EXECUTORS, Executor
 from prove.sweeps.executors import local as _local  # noqa: F401  (local)
-from prove.sweeps.executors import slurm as _slurm  # noqa: F401  (slurm)
+from prove.sweeps.executors import batch as _batch  # noqa: F401  (slurm, lsf, pbs through PSI/J)
 
 __all__ = ["EXECUTORS", "Executor"]

@@ -15,6 +15,10 @@ class Executor:
     # (sweep, experiment, parent run id, workers) -> [WorkerReport]
     run: Callable = field(repr=False, compare=False)
     aliases: tuple[str, ...] = ()
+    # (sweep, experiment, workers) -> text: what a dry run shows would be submitted
+    describe: Callable | None = field(default=None, repr=False, compare=False)
+    # (sweep) -> None, raising ProveError: checked before anything is written or submitted
+    preflight: Callable | None = field(default=None, repr=False, compare=False)
 
 
 EXECUTORS: Registry[Executor] = Registry("executor")
