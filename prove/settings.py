@@ -4,12 +4,14 @@ Environment variables (all optional):
 - `PROVE_CACHE_DIR` (default `~/.cache/prove`): generated datasets and images, file hashes,
   leaderboard tables.
 - `PROVE_WORK_DIR` (default `./work_dirs`): checkpoints, one folder per spec hash; also the
-  SLURM executor's logs. Compute nodes must see it.
+  batch executors' job scripts, logs and reports. Compute nodes must see it.
 - `PROVE_PLUGINS` (default none): comma-separated modules imported at start-up by the CLI
   and by every sweep worker (local process or SLURM task), so a lab's own datasets, models
   or generators, registered in those modules, are known wherever a spec runs.
 - `PROVE_STALE_AFTER` (default 600 s): a RUNNING run without a heartbeat, or a claim, older
   than this belongs to a dead job (resumable, expired).
+- `PROVE_TRACKING_RETRY_S` (default 900 s): how long a running job waits for a tracking server
+  that went away (restart, outage), keeping its metrics buffered, before it gives up.
 - `PROVE_NUM_CPUS`: the CPUs this job may use (default: its allocation, see `allowed_cpus`).
 - `PROVE_NUM_WORKERS`: data-loader workers (default: one fewer than the allowed CPUs, at most 8).
 - `PROVE_SHARED_OUTPUTS` (on | off; default on inside a cluster job and for cluster executors,
@@ -31,6 +33,13 @@ DEFAULT_WORK_ROOT = "work_dirs"
 DEFAULT_STALE_AFTER_S = 600.0
 COMMAND_ENV = "PROVE_COMMAND"  # `prove train` etc.: the command a run was made by (mlflow.source.name)
 TRACKING_TIMEOUT_S = 10.0  # a tracking server that does not answer within this is reported, not retried for minutes
+# Once a job is running, a server that goes away (a restart, a network outage) is waited for:
+# metrics stay buffered, claims and heartbeats are retried, for up to this long (PROVE_TRACKING_RETRY_S).
+DEFAULT_TRACKING_RETRY_S = 900.0
+
+
+def tracking_retry_s() -> float:
+    return float(os.environ.get("PROVE_TRACKING_RETRY_S", DEFAULT_TRACKING_RETRY_S))
 
 
 def cache_dir() -> Path:

@@ -43,7 +43,8 @@ def prove_command(*args: str) -> list[str]:
 
 
 @contextmanager
-def mlflow_process(verb: str, backend_uri: str, *extra: str, env: dict | None = None, wait_s: float = 90):
+def mlflow_process(verb: str, backend_uri: str, *extra: str, env: dict | None = None, wait_s: float = 90,
+                   port: int | None = None):
     """A real `mlflow ui` or `mlflow server` over `backend_uri` on a free 127.0.0.1 port, up
     (its /health answers) before the block runs; yields its base URL and stops it after."""
     import subprocess
@@ -51,7 +52,7 @@ def mlflow_process(verb: str, backend_uri: str, *extra: str, env: dict | None = 
 
     from tests.services.postgres import free_port, healthy
 
-    port = free_port()
+    port = port or free_port()
     proc = subprocess.Popen([sys.executable, "-m", "mlflow", verb, "--backend-store-uri", backend_uri, "--host",
                              "127.0.0.1", "--port", str(port), *extra], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=env)

@@ -109,7 +109,7 @@ def run_worker(sweep: Sweep, experiment: str | None, parent_run_id: str = "", wo
         if _time_is_up(deadline):
             _echo(f"[sweep {sweep.name} {worker}] the job's time is up: no new spec")
             break
-        table = status_table(sweep, experiment, items)
+        table = client.retrying(lambda: status_table(sweep, experiment, items), "reading the sweep's status")
         todo = [item for item, status in zip(items, table["status"])
                 if status in TODO and item.spec.spec_hash() not in attempted]
         if not todo:
@@ -122,13 +122,14 @@ def run_worker(sweep: Sweep, experiment: str | None, parent_run_id: str = "", wo
         for n, item in enumerate(todo, 1):
             if report.interrupted or _time_is_up(deadline):
                 break
-            claim = try_claim(exp_id, item.spec.spec_hash())
+            claim = client.retrying(lambda: try_claim(exp_id, item.spec.spec_hash()), "claiming a spec")
             if claim is None:
                 report.busy += 1
                 continue
             claimed_any = True
             attempted.add(item.spec.spec_hash())
-            if status_table(sweep, experiment, [item])["status"].iloc[0] == "done":
+            if client.retrying(lambda: status_table(sweep, experiment, [item]),
+                               "reading the spec's status")["status"].iloc[0] == "done":
                 release(claim)  # finished by another worker since this pass's status was read
                 continue
             line = f"[sweep {sweep.name} {worker}] {n}/{len(todo)} {item.label} ({progress.status()})"

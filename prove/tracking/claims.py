@@ -119,6 +119,8 @@ class Keepalive:
         return self
 
     def __exit__(self, *exc) -> None:
+        from prove.tracking import client
+
         self._stop.set()
         self._thread.join(timeout=5)
-        release(self.claim)
+        client.retrying(lambda: release(self.claim), "releasing a claim")

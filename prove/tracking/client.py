@@ -29,7 +29,7 @@ from prove.settings import COMMAND_ENV, DEFAULT_EXPERIMENT, TRACKING_TIMEOUT_S, 
 DEFAULT_EXPERIMENT_ID = "0"  # MLflow's `Default` experiment
 from prove.tracking import schema
 
-_BATCH = 900  # MLflow accepts up to 1000 metrics per log_batch
+METRICS_PER_BATCH = _BATCH = 900  # MLflow accepts up to 1000 metrics per log_batch
 _PAGE = 50_000  # MLflow's largest search page: each page is a query
 
 
@@ -429,6 +429,44 @@ def delete_run(run_id: str) -> None:
 
 def heartbeat(run_id: str) -> None:
     mlflow_client().set_tag(run_id, schema.HEARTBEAT, str(time.time()))
+
+
+def server_gone(exc: BaseException) -> bool:
+    """Whether `exc` says the tracking server did not answer (down, restarting, unreachable,
+    overloaded), after MLflow's own retries: worth waiting for, unlike a refused request."""
+    import requests
+
+    if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError,
+                        TimeoutError)):
+        return True
+    if type(exc).__module__.startswith("mlflow"):
+        text = str(exc)
+        return ("failed with exception" in text and "API request to" in text) or any(
+            code in text for code in ("TEMPORARILY_UNAVAILABLE", "502", "503", "504", "Max retries exceeded"))
+    return False
+
+
+def retrying(call, what: str, limit_s: float | None = None):
+    """`call()`, retried while the tracking server is gone (`server_gone`) for up to
+    PROVE_TRACKING_RETRY_S, with growing pauses; says once what it is waiting for."""
+    from prove.settings import tracking_retry_s
+
+    limit_s = tracking_retry_s() if limit_s is None else limit_s
+    start, pause, said = time.monotonic(), 2.0, False
+    while True:
+        try:
+            return call()
+        except Exception as exc:
+            if not server_gone(exc) or time.monotonic() - start > limit_s:
+                raise
+            if not said:
+                import click
+
+                click.echo(f"tracking server {tracking_uri()} not answering ({what}); retrying for up to "
+                           f"{limit_s:.0f} s", err=True)
+                said = True
+            time.sleep(pause)
+            pause = min(pause * 2, 30.0)
 
 
 def metric_history(run_id: str, key: str) -> list[tuple[int, float]]:

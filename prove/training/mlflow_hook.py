@@ -23,6 +23,12 @@ from mmengine.hooks import Hook  # noqa: E402
 from prove.tracking import client  # noqa: E402
 
 
+def _echo(message: str) -> None:
+    import click
+
+    click.echo(message, err=True)
+
+
 class TrackingHook(Hook):
     """Streams losses, learning rate, batch composition and validation metrics to one run.
 
@@ -35,6 +41,7 @@ class TrackingHook(Hook):
         self.run_id = run_id
         self.flush_every_s, self.heartbeat_every_s = flush_every_s, heartbeat_every_s
         self._buffer: list[Metric] = []
+        self._waiting = False  # the server was away at the last flush
         self._last_flush = self._last_beat = time.time()
         self.composition = {"real": 0, "generated": 0, "batches": 0, "mixed_batches": 0}
 
@@ -53,7 +60,11 @@ class TrackingHook(Hook):
         if now - self._last_flush >= self.flush_every_s:
             self.flush()
         if now - self._last_beat >= self.heartbeat_every_s:
-            client.heartbeat(self.run_id)
+            try:
+                client.heartbeat(self.run_id)
+            except Exception as exc:  # the server is away: the next beat (or the claim's) will do
+                if not client.server_gone(exc):
+                    raise
             self._last_beat = now
 
     def _count_sources(self, data_batch, step: int) -> None:
@@ -75,12 +86,28 @@ class TrackingHook(Hook):
         self.flush()
 
     def after_train(self, runner) -> None:
-        self.flush()
+        self.flush(final=True)
 
-    def flush(self) -> None:
-        if self._buffer:
-            client.log_metrics(self.run_id, self._buffer)
-            self._buffer = []
+    def flush(self, final: bool = False) -> None:
+        """Send the buffered metrics, a page at a time; a page that is sent leaves the buffer.
+        While the tracking server is gone (restart, outage) the rest stays buffered and
+        training goes on; the final flush waits for the server (`client.retrying`)."""
+        while self._buffer:
+            page = self._buffer[:client.METRICS_PER_BATCH]
+            try:
+                if final:
+                    client.retrying(lambda: client.log_metrics(self.run_id, page), "the last metrics of the run")
+                else:
+                    client.log_metrics(self.run_id, page)
+            except Exception as exc:
+                if final or not client.server_gone(exc):
+                    raise
+                if not self._waiting:
+                    _echo(f"tracking server not answering; {len(self._buffer)} metrics kept, sent when it is back")
+                    self._waiting = True
+                break
+            del self._buffer[:len(page)]
+            self._waiting = False
         self._last_flush = time.time()
 
 

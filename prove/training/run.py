@@ -347,7 +347,7 @@ def _finish(rank: int, run_id: str, status: str, work_dir: str, hooks: _Hooks) -
         return
     try:
         if hooks.tracker is not None:
-            hooks.tracker.flush()
+            hooks.tracker.flush(final=True)  # waits for a server that is away (restart, outage)
             client.log_artifact(run_id, write_json(Path(work_dir) / "batch_composition.json",
                                                    hooks.tracker.composition))
         if hooks.audit.report is not None:
@@ -367,7 +367,7 @@ def _finish(rank: int, run_id: str, status: str, work_dir: str, hooks: _Hooks) -
         if curves is not None:
             client.log_artifact(run_id, curves)
     finally:
-        client.end_run(run_id, status)
+        client.retrying(lambda: client.end_run(run_id, status), f"ending run {run_id} as {status}")
 
 
 def exit_code_for(exc: TrainingInterrupted) -> int:

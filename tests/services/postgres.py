@@ -180,17 +180,16 @@ def stop_process_group(process: subprocess.Popen, timeout_s: float = 30) -> None
         pass
 
 
-@pytest.fixture(scope="session")
-def tracking_server(postgres_db, tmp_path_factory):
-    base = tmp_path_factory.mktemp("tracking-server")
-    port = free_port()
-    log_path = base / "server.log"
+def start_server(backend_uri: str, base: Path, port: int) -> tuple[subprocess.Popen, str]:
+    """`prove server` on 127.0.0.1:`port` over `backend_uri`; returns (process, uri) once it
+    answers /health, or skips with the server's log when it does not start."""
+    log_path = base / f"server-{port}.log"
     env = {key: value for key, value in os.environ.items() if not key.startswith("MLFLOW_")}
     env["PROVE_SERVER_ADMIN_PASSWORD"] = ADMIN_PASSWORD
-    cmd = [sys.executable, "-m", "prove.cli", "server", "--backend-store-uri", postgres_db,
+    cmd = [sys.executable, "-m", "prove.cli", "server", "--backend-store-uri", backend_uri,
            "--artifacts-destination", str(base / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
            "--workers", "2", "--admin-username", ADMIN_USERNAME]
-    with open(log_path, "w") as log:
+    with open(log_path, "a") as log:
         process = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)
     uri = f"http://127.0.0.1:{port}"
@@ -202,6 +201,12 @@ def tracking_server(postgres_db, tmp_path_factory):
                     else f"did not answer /health within {SERVER_START_TIMEOUT_S:.0f} s")
             pytest.skip(f"prove server {what}; last lines of {log_path}:\n{_tail(log_path, 20)}")
         time.sleep(0.5)
+    return process, uri
+
+
+@pytest.fixture(scope="session")
+def tracking_server(postgres_db, tmp_path_factory):
+    process, uri = start_server(postgres_db, tmp_path_factory.mktemp("tracking-server"), free_port())
     try:
         yield TrackingServer(uri, ADMIN_USERNAME, ADMIN_PASSWORD)
     finally:
