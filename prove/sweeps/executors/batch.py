@@ -162,8 +162,11 @@ def _executor(scheduler: Scheduler, folder: Path):
     from psij.executors.batch.batch_scheduler_executor import BatchSchedulerExecutorConfig
     import pystache
 
+    # a scheduler's status command failing now and then (a busy bjobs) must not end a job's
+    # tracking: PSI/J calls a job FAILED after this many failed polls in a row
     config = BatchSchedulerExecutorConfig(work_directory=folder / "psij", queue_polling_interval=int(max(1, POLL_S)),
-                                          initial_queue_polling_delay=1, keep_files=True)
+                                          initial_queue_polling_delay=1, queue_polling_error_threshold=10,
+                                          keep_files=True)
     executor = JobExecutor.get_instance(scheduler.psij, config=config)
     # the scheduler's own PSI/J template and renderer, with directive values escaped for their quotes
     executor.generator.renderer = pystache.Renderer(escape=_escape)
