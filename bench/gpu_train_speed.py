@@ -55,26 +55,24 @@ def make_data(root: Path, size_wh: tuple[int, int], layouts: int) -> Path:
     return root
 
 
-class StepTimer:
-    """After every optimizer step: a synchronised timestamp and the loss (an MMEngine hook)."""
+def step_timer(cuda: bool):
+    """An MMEngine hook taking, after every optimizer step, a synchronised timestamp and the loss."""
+    import torch
+    from mmengine.hooks import Hook
 
-    def __new__(cls, cuda: bool):
-        import torch
-        from mmengine.hooks import Hook
+    class StepTimer(Hook):
+        priority = "LOWEST"
 
-        class _StepTimer(Hook):
-            priority = "LOWEST"
+        def __init__(self):
+            self.times, self.losses = [], []
 
-            def __init__(self):
-                self.times, self.losses = [], []
+        def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+            if cuda:
+                torch.cuda.synchronize()
+            self.times.append(time.perf_counter())
+            self.losses.append(float(outputs["loss"]))
 
-            def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
-                if cuda:
-                    torch.cuda.synchronize()
-                self.times.append(time.perf_counter())
-                self.losses.append(float(outputs["loss"]))
-
-        return _StepTimer()
+    return StepTimer()
 
 
 def summary(timer, batch: int, warmup: int, cuda: bool) -> dict:
@@ -194,7 +192,7 @@ def main() -> None:
         set_tf32(precision == "tf32")
         if cuda:
             torch.cuda.reset_peak_memory_stats()
-        timer = StepTimer(cuda)
+        timer = step_timer(cuda)
         runner = Runner.from_cfg(Config(raw_mmseg_config(args, data_root, tmp / label.replace("/", "-"), cuda,
                                                          "fp32" if not cuda else precision, compile_model)))
         runner.register_hook(timer)
@@ -210,7 +208,7 @@ def main() -> None:
         set_tf32(False)  # prove turns TF32 on itself for precision tf32
         if cuda:
             torch.cuda.reset_peak_memory_stats()
-        timer = StepTimer(cuda)
+        timer = step_timer(cuda)
         train(prove_spec(args, data_root, precision, tmp / f"prove-{precision}"), extra_hooks=(timer,),
               system_metrics=False)
         results[f"prove/{precision}"] = summary(timer, args.batch_size, args.warmup, cuda)

@@ -40,8 +40,8 @@ _LUMA_BGR = np.array([0.114, 0.587, 0.299], dtype=np.float32)
 # tests/strategies/test_ops_reference.py checks each op against PIL's ImageOps (where PIL
 # defines the op exactly) and against the plain numpy formula, on random images.
 
-_LEVELS_U8 = np.arange(256, dtype=np.uint8)
-_LEVELS = _LEVELS_U8.astype(np.float32)
+LEVELS_U8 = np.arange(256, dtype=np.uint8)
+LEVELS = LEVELS_U8.astype(np.float32)
 
 
 def _channels(img: np.ndarray) -> int:
@@ -82,7 +82,7 @@ def _blend(img: np.ndarray, degenerate: np.ndarray | float, factor: float) -> np
     overwritten here (callers pass a fresh one).
     """
     if np.ndim(degenerate) == 0:
-        return _apply_lut(img, _blend_float(_LEVELS.copy(), degenerate, factor))
+        return _apply_lut(img, _blend_float(LEVELS.copy(), degenerate, factor))
     return _blend_float(img.astype(np.float32), degenerate, factor)
 
 
@@ -115,7 +115,7 @@ def autocontrast(img: np.ndarray, magnitude: float) -> np.ndarray:
     occupied = hist > 0
     low = np.argmax(occupied, axis=0)  # first occupied level per channel
     high = 255 - np.argmax(occupied[::-1], axis=0)
-    table = np.repeat(_LEVELS_U8[:, None], hist.shape[1], axis=1)
+    table = np.repeat(LEVELS_U8[:, None], hist.shape[1], axis=1)
     for c in np.flatnonzero(high > low):
         scale = 255.0 / (high[c] - low[c])
         stretched = np.arange(256, dtype=np.float64) * scale + (-low[c] * scale)
@@ -129,7 +129,7 @@ def _equalize_table(hist: np.ndarray) -> np.ndarray:
     nonzero = hist[hist > 0]
     step = (nonzero.sum() - nonzero[-1]) // 255
     if step == 0:
-        return _LEVELS_U8
+        return LEVELS_U8
     lut = (np.cumsum(hist) + step // 2) // step
     return np.clip(np.concatenate([[0], lut[:-1]]), 0, 255).astype(np.uint8)
 
@@ -145,7 +145,7 @@ def invert(img: np.ndarray, magnitude: float) -> np.ndarray:
 
 def solarize(img: np.ndarray, magnitude: float) -> np.ndarray:
     """Invert every pixel at or above the threshold `magnitude`."""
-    return _apply_lut(img, np.where(_LEVELS_U8 >= magnitude, 255 - _LEVELS_U8, _LEVELS_U8))
+    return _apply_lut(img, np.where(LEVELS_U8 >= magnitude, 255 - LEVELS_U8, LEVELS_U8))
 
 
 def posterize(img: np.ndarray, magnitude: float) -> np.ndarray:
@@ -300,4 +300,5 @@ def apply_op(results: dict, name: str, magnitude: float) -> None:
     results["img"] = out if img.dtype == np.uint8 else out.astype(img.dtype)
 
 
-__all__ = ["OPS", "Op", "RANDAUGMENT_OPS", "SEG_FILL", "IMG_FILL", "apply_op", "sample_magnitude", "warp_results"]
+__all__ = ["LEVELS", "LEVELS_U8", "OPS", "Op", "RANDAUGMENT_OPS", "SEG_FILL", "IMG_FILL", "apply_op", "sample_magnitude",
+           "warp_results"]

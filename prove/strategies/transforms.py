@@ -30,7 +30,7 @@ from mmcv.transforms import BaseTransform  # noqa: E402
 from mmseg.datasets.transforms import PhotoMetricDistortion  # noqa: E402
 from mmseg.registry import TRANSFORMS  # noqa: E402
 
-from prove.strategies.ops import OPS, RANDAUGMENT_OPS, apply_op, sample_magnitude  # noqa: E402
+from prove.strategies.ops import LEVELS, OPS, RANDAUGMENT_OPS, apply_op, sample_magnitude  # noqa: E402
 
 # AutoAugment's ImageNet policy (Cubuk et al. 2019), as torchvision's AutoAugmentPolicy.IMAGENET:
 # 25 sub-policies of two (op, probability, magnitude level out of 10) steps.
@@ -193,7 +193,7 @@ class LUTPhotoMetricDistortion(PhotoMetricDistortion):
     def convert(self, img: np.ndarray, alpha: float = 1, beta: float = 0) -> np.ndarray:
         if img.dtype != np.uint8:
             return super().convert(img, alpha, beta)
-        table = np.clip(_LEVELS * alpha + beta, 0, 255).astype(np.uint8)
+        table = np.clip(LEVELS * alpha + beta, 0, 255).astype(np.uint8)
         return cv2.LUT(np.ascontiguousarray(img), table).reshape(img.shape)
 
     def hue(self, img: np.ndarray) -> np.ndarray:
@@ -205,7 +205,5 @@ class LUTPhotoMetricDistortion(PhotoMetricDistortion):
             img = mmcv.hsv2bgr(img)
         return img
 
-
-_LEVELS = np.arange(256, dtype=np.float32)
 
 __all__ = ["AUTOAUGMENT_POLICIES", "LUTPhotoMetricDistortion", "SegAutoAugment", "SegRandAugment", "OPS"]

@@ -44,6 +44,7 @@ CHECKPOINTS = ("last", "all")  # which checkpoints of each training are tested
 RESOURCE_KEYS = {"gpus": int, "cpus": int, "mem_gb": int, "time_min": int, "warn_min": int, "queue": str,
                  "account": str}
 RESOURCE_ALIASES = {"partition": "queue"}
+RESOURCE_MINIMUMS = {"gpus": 0, "cpus": 1, "mem_gb": 0, "time_min": 1, "warn_min": 0}
 DEFAULT_RESOURCES = {"gpus": 0, "cpus": 2, "mem_gb": 8, "time_min": 60, "warn_min": 10, "queue": "", "account": ""}
 SAME = "same"  # a test set equal to the training dataset
 DEFAULT_CHECKPOINT = "last"
@@ -330,9 +331,9 @@ def parse_resources(raw: Mapping[str, Any], source: str) -> dict:
         except (TypeError, ValueError):
             _fail(source, f"resource {key} {value!r} must be {'a whole number' if kind is int else 'text'}")
         given.add(name)
-    for name in ("gpus", "cpus", "mem_gb", "time_min", "warn_min"):
-        if resources[name] < (1 if name in ("cpus", "time_min") else 0):
-            _fail(source, f"resource {name} {resources[name]} must be >= {1 if name in ('cpus', 'time_min') else 0}")
+    for name, least in RESOURCE_MINIMUMS.items():
+        if resources[name] < least:
+            _fail(source, f"resource {name} {resources[name]} must be >= {least}")
     if "warn_min" not in given:  # the default warning, shortened for short jobs
         resources["warn_min"] = min(resources["warn_min"], resources["time_min"] // 2)
     if resources["warn_min"] >= resources["time_min"]:

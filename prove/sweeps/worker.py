@@ -77,8 +77,7 @@ class WorkerReport:
 
     @classmethod
     def from_json(cls, data: dict) -> "WorkerReport":
-        return cls(data["worker"], list(data.get("done", [])), [tuple(f) for f in data.get("failed", [])],
-                   int(data.get("busy", 0)), float(data.get("overhead_s", 0.0)), list(data.get("interrupted", [])))
+        return cls(**{**data, "failed": [tuple(f) for f in data.get("failed", [])]})  # JSON made the pairs lists
 
 
 _STOP: dict = {}  # set when the job's time is up between trainings (see run_pull_worker)
@@ -187,10 +186,8 @@ def run_pull_worker(sweep: Sweep, experiment: str | None, parent_run_id: str = "
 
     `stop_after_min` > 0: the job's run limit minus a margin; the worker stops by this clock
     even where the scheduler sends no warning (PBS), and SIGUSR2 stops it as well."""
-    from prove.settings import apply_shared_umask
     from prove.training.engine import STOP_AT_ENV, WALL_CLOCK_SIGNAL
 
-    apply_shared_umask()
     worker = worker or f"{os.uname().nodename}-{os.getpid()}"
     deadline = time.time() + 60 * stop_after_min if stop_after_min > 0 else None
     if deadline is not None:

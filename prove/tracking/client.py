@@ -35,9 +35,14 @@ _PAGE = 50_000  # MLflow's largest search page: each page is a query
 
 def mlflow_client(tracking_uri: str | None = None) -> MlflowClient:
     uri = tracking_uri or mlflow.get_tracking_uri()
-    check_reachable(uri)
-    share_sqlite_file(uri)
+    if uri not in _PREPARED:  # once per store, not on every call
+        check_reachable(uri)
+        share_sqlite_file(uri)
+        _PREPARED.add(uri)
     return MlflowClient(tracking_uri) if tracking_uri else MlflowClient()
+
+
+_PREPARED: set[str] = set()
 
 
 def share_sqlite_file(uri: str) -> None:

@@ -173,8 +173,7 @@ def _executor(scheduler: Scheduler, folder: Path):
     return executor
 
 
-def render_script(scheduler: Scheduler, sweep: Sweep, experiment: str | None, workers: int,
-                  parent: str = "SWEEP_RUN_ID") -> str:
+def render_script(scheduler: Scheduler, sweep: Sweep, experiment: str | None, parent: str = "SWEEP_RUN_ID") -> str:
     """The job script PSI/J would submit for the first worker of the first round, rendered by
     PSI/J's own template. PSI/J installs its launcher scripts where it renders, so it renders in
     a temporary folder that then stands for the real one: a dry run writes nothing."""
@@ -194,7 +193,7 @@ def render_script(scheduler: Scheduler, sweep: Sweep, experiment: str | None, wo
 
 def describe(scheduler: Scheduler) -> Callable:
     def dry_run(sweep: Sweep, experiment: str | None, workers: int) -> str:
-        script = render_script(scheduler, sweep, experiment, workers)
+        script = render_script(scheduler, sweep, experiment)
         submit = " ".join(scheduler.commands[:1]) + " <job script>"
         return (f"{scheduler.name}: {workers} worker job(s) like this one, submitted by PSI/J as `{submit}` "
                 f"(worker i: --worker-name {scheduler.name}0.<i>; later rounds round-<n>):\n{script}")
@@ -226,7 +225,6 @@ def run_batch(scheduler: Scheduler) -> Callable:
 
         from prove.settings import apply_shared_umask
 
-        preflight(scheduler)(sweep)
         apply_shared_umask(cluster=True)  # a colleague can resume from these folders (docs/cluster.md)
         folder = log_folder(parent)
         folder.mkdir(parents=True, exist_ok=True)
@@ -277,7 +275,7 @@ def _wait(jobs: list, sweep: Sweep, experiment: str | None, scheduler: Scheduler
             click.echo(f"[{scheduler.name}] jobs queued or running: {active}/{len(jobs)}; specs done "
                        f"{c['done']}/{c['total'] - c['blocked']}", err=True)
             last = time.monotonic()
-        jobs[[job.status.final for job in jobs].index(False)].wait(timedelta(seconds=POLL_S))
+        next(job for job in jobs if not job.status.final).wait(timedelta(seconds=POLL_S))
 
 
 def _report(name: str, job, folder: Path) -> WorkerReport:

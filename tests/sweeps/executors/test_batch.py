@@ -43,7 +43,7 @@ def check_script(script: str) -> None:
 
 
 def test_lsf_job_script():
-    script = render_script(SCHEDULERS["lsf"], sweep_of(), "study", workers=4)
+    script = render_script(SCHEDULERS["lsf"], sweep_of(), "study")
     lines = directives(script, "#BSUB")
     for expected in ('#BSUB -J "prove-mini"', "#BSUB -env all", "#BSUB -W 12:0", '#BSUB -q "gpu"', '#BSUB -n "8"',
                      '#BSUB -M "33554432KB"', '#BSUB -R "span[hosts=1] rusage[mem=32GB]"', '#BSUB -gpu "num=1"',
@@ -55,7 +55,7 @@ def test_lsf_job_script():
 
 
 def test_slurm_job_script():
-    script = render_script(SCHEDULERS["slurm"], sweep_of(), None, workers=2)
+    script = render_script(SCHEDULERS["slurm"], sweep_of(), None)
     lines = directives(script, "#SBATCH")
     for expected in ('#SBATCH --job-name="prove-mini"', "#SBATCH --cpus-per-task=8", "#SBATCH --gpus-per-task=1",
                      "#SBATCH --ntasks=1", "#SBATCH --mem=33554432K", "#SBATCH --time=12:0:0",
@@ -66,7 +66,7 @@ def test_slurm_job_script():
 
 
 def test_pbs_job_script_and_its_gpu_refusal():
-    script = render_script(SCHEDULERS["pbs"], sweep_of({**RESOURCES, "gpus": 0}), None, workers=2)
+    script = render_script(SCHEDULERS["pbs"], sweep_of({**RESOURCES, "gpus": 0}), None)
     lines = directives(script, "#PBS")
     for expected in ("#PBS -l select=1:ncpus=8:mpiprocs=8:mem=34359738368", "#PBS -l walltime=12:0:0",
                      "#PBS -q gpu", '#PBS -N "prove-mini"', "#PBS -V"):
@@ -74,12 +74,12 @@ def test_pbs_job_script_and_its_gpu_refusal():
     assert "--stop-after-min 710" in script  # PBS sends no warning: the worker's own clock
     check_script(script)
     with pytest.raises(ProveError, match="no GPU directive"):
-        render_script(SCHEDULERS["pbs"], sweep_of(), None, workers=2)
+        render_script(SCHEDULERS["pbs"], sweep_of(), None)
 
 
 def test_short_jobs_are_warned_earlier_and_warnings_come_before_the_limit():
     assert sweep_of({"time_min": 6}).resources["warn_min"] == 3
-    script = render_script(SCHEDULERS["slurm"], sweep_of({"time_min": 6}), None, workers=1)
+    script = render_script(SCHEDULERS["slurm"], sweep_of({"time_min": 6}), None)
     assert '#SBATCH --signal="USR2@180"' in script and "--stop-after-min 3" in script
     with pytest.raises(ProveError, match="warn_min 10 must be shorter than time_min 10"):
         sweep_of({"time_min": 10, "warn_min": 10})
