@@ -237,7 +237,7 @@ def ablation_command(**values) -> None:
         from prove.sweeps.worker import run_pull_worker
 
         run_pull_worker(resolve_sweep(o.preset, o.sweep), o.experiment or None, o.parent_run, o.worker_name,
-                        o.stop_after_min, o.report)
+                        o.stop_after_min, o.report, o.stdout, o.stderr)
         return
     run_sweep(resolve_sweep(o.preset, o.sweep), o.experiment or None, dry_run=o.dry_run, executor=o.executor,
               workers=o.workers, do_reconcile=o.reconcile, plan_csv=o.plan_csv)

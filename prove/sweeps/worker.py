@@ -178,16 +178,61 @@ def _work(sweep: Sweep, item: SweepItem, experiment: str | None, claim, report: 
         _CURRENT.pop("claim", None)
 
 
+# where each scheduler puts an array element's index (LSF and SGE set theirs to 0 / "undefined"
+# outside arrays)
+ARRAY_INDEX_VARIABLES = ("SLURM_ARRAY_TASK_ID", "LSB_JOBINDEX", "PBS_ARRAY_INDEX", "PBS_ARRAYID", "SGE_TASK_ID")
+ARRAY_INDEX = "{array_index}"
+
+
+def array_index() -> str:
+    """This job's index in its job array, from whichever scheduler started it ('' outside arrays)."""
+    for variable in ARRAY_INDEX_VARIABLES:
+        value = os.environ.get(variable, "")
+        if value and value != "undefined" and not (variable == "LSB_JOBINDEX" and value == "0"):
+            return value
+    return ""
+
+
+def expand_array_index(*values: str) -> list[str]:
+    """`{array_index}` in a worker's name, report or log paths becomes the job's array index, so
+    one job script serves every element of an array (each with its own files)."""
+    if not any(ARRAY_INDEX in v for v in values):
+        return list(values)
+    index = array_index()
+    if not index:
+        raise ProveError(f"{ARRAY_INDEX} in {', '.join(v for v in values if ARRAY_INDEX in v)} needs an array job's "
+                         f"index, and none of {', '.join(ARRAY_INDEX_VARIABLES)} is set (submit the script as a job "
+                         f"array, or name the worker without {ARRAY_INDEX})")
+    return [v.replace(ARRAY_INDEX, index) for v in values]
+
+
+def _redirect(fd: int, path: str) -> None:
+    """Send this process's stdout or stderr, and its children's, to `path` (appended)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+    os.dup2(target, fd)
+    os.close(target)
+
+
 def run_pull_worker(sweep: Sweep, experiment: str | None, parent_run_id: str = "", worker: str = "",
-                    stop_after_min: float = 0.0, report_path: str = "") -> WorkerReport:
+                    stop_after_min: float = 0.0, report_path: str = "", stdout_path: str = "",
+                    stderr_path: str = "") -> WorkerReport:
     """One worker as a command (`prove ablation --worker`): claim specs of `sweep` from the
     store until none is left or the job's time is up, then write its report (JSON) to
     `report_path`. Two such workers, started by two people on one plan, train each spec once.
 
     `stop_after_min` > 0: the job's run limit minus a margin; the worker stops by this clock
-    even where the scheduler sends no warning (PBS), and SIGUSR2 stops it as well."""
+    even where the scheduler sends no warning (PBS), and SIGUSR2 stops it as well.
+    `{array_index}` in the name and paths is the job array element's index."""
+    import sys
+
     from prove.training.engine import STOP_AT_ENV, WALL_CLOCK_SIGNAL
 
+    worker, report_path, stdout_path, stderr_path = expand_array_index(worker, report_path, stdout_path, stderr_path)
+    for stream, fd, path in ((sys.stdout, 1, stdout_path), (sys.stderr, 2, stderr_path)):
+        if path:
+            stream.flush()
+            _redirect(fd, path)
     worker = worker or f"{os.uname().nodename}-{os.getpid()}"
     deadline = time.time() + 60 * stop_after_min if stop_after_min > 0 else None
     if deadline is not None:

@@ -3,6 +3,7 @@ runs live in test_slurm_sweep.py), and the inputs they refuse before anything is
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 
@@ -14,7 +15,9 @@ from click.testing import CliRunner
 from prove.cli import cli
 from prove.errors import ProveError
 from prove.sweeps.definition import from_mapping
-from prove.sweeps.executors.batch import SCHEDULERS, DirectiveValue, _escape, render_script
+from prove.sweeps.executors.batch import SCHEDULERS, DirectiveValue, _escape, _executor, render_script
+from prove.sweeps.worker import expand_array_index
+from prove.settings import work_root
 
 RESOURCES = {"gpus": 1, "cpus": 8, "mem_gb": 32, "time_min": 720, "queue": "gpu"}
 
@@ -133,5 +136,90 @@ def test_a_dry_run_shows_the_submission_and_writes_nothing(tmp_path, monkeypatch
     result = CliRunner().invoke(cli, ["ablation", "--sweep", _sweep_file(tmp_path), "--executor", "lsf",
                                       "--workers", "3", "--dry-run"])
     assert result.exit_code == 0, result.output
-    assert "lsf: 3 worker job(s) like this one" in result.output and '#BSUB -wa "USR2"' in result.output
+    assert "lsf: one job array of 3 workers (lsf0.1, lsf0.2, lsf0.3)" in result.output
+    assert '#BSUB -wa "USR2"' in result.output and '#BSUB -J "prove-mini[1-3]"' in result.output
     assert not (tmp_path / "work").exists() and _no_runs(uri)
+
+
+@pytest.mark.parametrize("scheduler, prefix, array", [
+    ("slurm", "#SBATCH", ['#SBATCH --array="0-3"', '#SBATCH --job-name="prove-mini"']),
+    ("lsf", "#BSUB", ['#BSUB -J "prove-mini[1-4]"']),  # LSF names an array with its index range
+    ("pbs", "#PBS", ['#PBS -J "0-3"', '#PBS -N "prove-mini"']),
+])
+def test_several_workers_are_one_job_array_each_element_with_its_own_files(scheduler, prefix, array):
+    resources = {**RESOURCES, "gpus": 0} if scheduler == "pbs" else RESOURCES
+    script = render_script(SCHEDULERS[scheduler], sweep_of(resources), None, workers=4)
+    lines = directives(script, prefix)
+    assert all(line in lines for line in array), (array, lines)
+    # name, report and logs by the element's index, which the worker reads from the scheduler
+    name = f"{scheduler}0.{{array_index}}"
+    assert f"--worker-name '{name}'" in script
+    for option, suffix in (("--report", "json"), ("--stdout", "out"), ("--stderr", "err")):
+        assert f"{option} '{work_root() / 'batch' / 'SWEEP_RUN_ID' / 'round-0' / name}.{suffix}'" in script
+    check_script(script)
+    single = render_script(SCHEDULERS[scheduler], sweep_of(resources), None, workers=1)
+    assert "array" not in single and "{array_index}" not in single and "[1-" not in single
+
+
+@pytest.mark.parametrize("variable, value", [("SLURM_ARRAY_TASK_ID", "3"), ("LSB_JOBINDEX", "3"),
+                                             ("PBS_ARRAY_INDEX", "3"), ("PBS_ARRAYID", "3"), ("SGE_TASK_ID", "3")])
+def test_the_worker_reads_its_array_index_from_any_scheduler(monkeypatch, variable, value):
+    for other in ("SLURM_ARRAY_TASK_ID", "LSB_JOBINDEX", "PBS_ARRAY_INDEX", "PBS_ARRAYID", "SGE_TASK_ID"):
+        monkeypatch.delenv(other, raising=False)
+    monkeypatch.setenv(variable, value)
+    assert expand_array_index("w{array_index}", "/x/w{array_index}.json", "") == ["w3", "/x/w3.json", ""]
+
+
+def test_a_worker_named_by_an_array_index_outside_an_array_is_refused(monkeypatch):
+    for variable in ("SLURM_ARRAY_TASK_ID", "PBS_ARRAY_INDEX", "PBS_ARRAYID"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("LSB_JOBINDEX", "0")  # LSF's value outside arrays
+    monkeypatch.setenv("SGE_TASK_ID", "undefined")  # SGE's
+    assert expand_array_index("plain", "") == ["plain", ""]
+    with pytest.raises(ProveError, match="needs an array job's index, and none of SLURM_ARRAY_TASK_ID"):
+        expand_array_index("w{array_index}")
+
+
+def _statuses(scheduler: str, out: str, tmp_path) -> dict:
+    executor = _executor(SCHEDULERS[scheduler], tmp_path)
+    return {job: (status.state.name, status.message) for job, status in executor.parse_status_output(0, out).items()}
+
+
+# what `squeue -O JobArrayID,StateCompact,Reason -t all --me` (PSI/J's status command) printed
+# for `sbatch --array=0-2` on ci/slurm.sh's SLURM, while running and once done
+SQUEUE_RUNNING = """JOBID               ST                  REASON
+154_2               PD                  Resources
+154_0               R                   None
+154_1               R                   None
+160                 R                   None
+"""
+SQUEUE_DONE = """JOBID               ST                  REASON
+154_2               CD                  None
+154_0               CD                  None
+154_1               F                   NonZeroExitCode
+"""
+
+
+def test_an_arrays_elements_are_followed_under_its_job_id_on_slurm(tmp_path):
+    assert _statuses("slurm", SQUEUE_RUNNING, tmp_path) == {"154": ("ACTIVE", None), "160": ("ACTIVE", None)}
+    pending = SQUEUE_RUNNING.replace(" R  ", " PD ")
+    assert _statuses("slurm", pending, tmp_path)["154"][0] == "QUEUED"
+    assert _statuses("slurm", SQUEUE_DONE, tmp_path)["154"][0] == "FAILED"  # one element failed
+    assert _statuses("slurm", SQUEUE_DONE.replace("F                   NonZeroExitCode", "CD None"),
+                     tmp_path) == {"154": ("COMPLETED", None)}
+
+
+def _bjobs(*records) -> str:
+    fields = ("JOBID", "STAT", "EXIT_REASON", "KILL_REASON", "SUSPEND_REASON")
+    return json.dumps({"COMMAND": "bjobs", "JOBS": len(records),
+                       "RECORDS": [dict(zip(fields, record)) for record in records]})
+
+
+def test_an_arrays_elements_are_followed_under_its_job_id_on_lsf(tmp_path):
+    # bjobs -json: one record per element, all with the array's JOBID (IBM's job array docs)
+    running = _bjobs(("77", "DONE", "", "", ""), ("77", "RUN", "", "", ""), ("77", "PEND", "", "", ""))
+    assert _statuses("lsf", running, tmp_path) == {"77": ("ACTIVE", None)}
+    killed = _bjobs(("77", "DONE", "", "", ""), ("77", "EXIT", "", "TERM_OWNER: job killed by owner", ""),
+                    ("78", "DONE", "", "", ""))
+    assert _statuses("lsf", killed, tmp_path) == {"77": ("FAILED", "TERM_OWNER: job killed by owner"),
+                                                   "78": ("COMPLETED", None)}

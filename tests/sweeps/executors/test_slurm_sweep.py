@@ -1,5 +1,5 @@
-"""Sweeps through a real SLURM (ci/slurm.sh), submitted by PSI/J: 4 specs shared by 2 worker
-jobs, and a worker warned at its wall clock mid-training (USR2, what `--signal=USR2@s` sends)
+"""Sweeps through a real SLURM (ci/slurm.sh), submitted by PSI/J: 4 specs shared by a job array
+of 2 workers, and a worker warned at its wall clock mid-training (USR2, what `--signal=USR2@s` sends)
 that hands its spec back, the next round's job resuming it into the same run. Against a sqlite
 store on this machine. Skipped with the reason where SLURM cannot start."""
 
@@ -55,7 +55,7 @@ def test_sweep_runs_as_slurm_jobs_submitted_by_psij(slurm_cluster, tmp_path, mon
         "resources": {"cpus": 1, "mem_gb": 2, "time_min": 10, "partition": slurm_cluster.partition}}))
     result = CliRunner().invoke(cli, ["ablation", "--sweep", str(sweep), "--executor", "slurm", "--workers", "2"])
     assert result.exit_code == 0, result.output[-4000:]
-    assert "submitted 2 slurm job(s)" in result.output and "done 4" in result.output
+    assert "submitted a job array of 2 workers to slurm" in result.output and "done 4" in result.output
 
     trains, tests = _runs(uri, "train"), _runs(uri, "test")
     hashes = [r.data.tags["prove.spec_hash"] for r in trains]
@@ -64,13 +64,13 @@ def test_sweep_runs_as_slurm_jobs_submitted_by_psij(slurm_cluster, tmp_path, mon
     (parent,) = _runs(uri, "sweep")
     assert parent.data.params["executor"] == "slurm" and parent.info.status == "FINISHED"
     assert all(r.data.tags["mlflow.parentRunId"] == parent.info.run_id for r in trains)
-    # each worker job: its own output and error files and its report, in the round's folder
+    # each element of the array: its own output and error files and its report, in the round's folder
     folder = tmp_path / "work" / "batch" / parent.info.run_id / "round-0"
     reports = [json.loads((folder / f"slurm0.{i}.json").read_text()) for i in range(2)]
     assert sum(len(r["done"]) for r in reports) == 4
     assert all((folder / f"slurm0.{i}.err").is_file() and (folder / f"slurm0.{i}.out").is_file() for i in range(2))
     script = next((folder / "psij" / "slurm").glob("*.job")).read_text()
-    assert '#SBATCH --signal="USR2@300"' in script and "--cpus-per-task=1" in script and "--time=0:10:0" in script
+    assert '#SBATCH --array="0-1"' in script and '#SBATCH --signal="USR2@300"' in script and "--cpus-per-task=1" in script and "--time=0:10:0" in script
     assert "MLFLOW_TRACKING_URI" not in script  # the tracking URI travels in the environment only
 
 
