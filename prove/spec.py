@@ -113,6 +113,10 @@ class TrainSpec:
     # fraction of REAL images per batch; forced to 1.0 without generated images
     ratio: float = option(0.5, "Fraction of real images in every batch (0..1); 1.0 for strategies without "
                           "generated images.")
+    ratio_schedule: str = option("constant", "How the real fraction moves over training: constant, linear (all real "
+                                 "-> ratio), early (generated images in the first part only), late (in the last "
+                                 "part only); `prove list schedules`.")
+    ratio_schedule_split: float = option(0.5, "early/late: the fraction of max_iters where the two parts meet.")
     aux_loss: str = option("none", "Auxiliary loss beside the main loss: none, lovasz, boundary, focal "
                            "(`prove list losses`).")
     main_loss: str = option("ce", "Main loss: ce (cross-entropy) or lovasz.")
@@ -139,8 +143,9 @@ class TrainSpec:
     eval_interval: int = option(0, "Iterations between validations (0 = as checkpoint_interval).")
     work_dir: str = option("", "Where checkpoints go (default: ./work_dirs/<spec hash>, or $PROVE_WORK_DIR/<hash>).")
 
-    IDENTITY = ("stage", "dataset", "model", "strategy", "ratio", "aux_loss", "main_loss", "pretrained",
-                "max_iters", "batch_size", "seed", "crop_size", "lr", "precision", "manifest", "continue_from")
+    IDENTITY = ("stage", "dataset", "model", "strategy", "ratio", "ratio_schedule", "ratio_schedule_split",
+                "aux_loss", "main_loss", "pretrained", "max_iters", "batch_size", "seed", "crop_size", "lr",
+                "precision", "manifest", "continue_from")
 
     @classmethod
     def create(cls, for_existing_run: bool = False, **raw: Any) -> "TrainSpec":
@@ -164,8 +169,13 @@ class TrainSpec:
             ident["pretrained"] = file_identity(self.pretrained)
         if self.manifest:
             ident["manifest"] = file_identity(self.manifest)
-        if not self.continue_from:  # added later: absent when unused, so earlier hashes stay valid
+        # added later: absent when unused, so earlier hashes stay valid
+        if not self.continue_from:
             del ident["continue_from"]
+        if self.ratio_schedule == "constant":
+            del ident["ratio_schedule"]
+        if self.ratio_schedule in ("constant", "linear"):  # only early and late have a split
+            del ident["ratio_schedule_split"]
         ident["spec_version"] = SPEC_VERSION
         return ident
 
@@ -190,6 +200,10 @@ class TrainSpec:
         name = self.strategy
         if self.ratio != 1.0:
             name += f"@{self.ratio:g}"
+        if self.ratio_schedule != "constant":
+            name += f"+sched_{self.ratio_schedule}"
+            if self.ratio_schedule_split != 0.5:
+                name += f"{self.ratio_schedule_split:g}"
         if self.aux_loss != "none":
             name += f"+{self.aux_loss}"
         if self.main_loss != "ce":
@@ -253,6 +267,32 @@ def protocol_of(model: str, stage: str, dataset: str, pretrained: str = "auto"):
 
 
 
+def _schedule(v: dict, ratio: float) -> tuple[str, float]:
+    """The ratio schedule and its split, canonical: a run whose batches are all real (ratio 1, or
+    a strategy without generated images) has nothing to schedule and is `constant`."""
+    from prove.data.schedules import DEFAULT_SPLIT, SCHEDULES
+
+    name = str(v["ratio_schedule"]).strip()
+    if name not in SCHEDULES:
+        raise ProveError(f"unknown ratio_schedule {name!r}; accepted: {', '.join(SCHEDULES.names())} "
+                         f"(`prove list schedules`)")
+    schedule = SCHEDULES.get(name)
+    try:
+        split = float(v["ratio_schedule_split"])
+    except ValueError:
+        raise ProveError(f"invalid ratio_schedule_split {v['ratio_schedule_split']!r}: expected a number in "
+                         "(0, 1)") from None
+    if not 0.0 < split < 1.0:
+        raise ProveError(f"invalid ratio_schedule_split {split:g}: the boundary between the two parts must be "
+                         "in (0, 1), a fraction of max_iters")
+    if split != DEFAULT_SPLIT and not schedule.uses_split:
+        raise ProveError(f"ratio_schedule_split {split:g} has no effect with ratio_schedule {schedule.name!r}; "
+                         f"it moves the boundary of {', '.join(n for n, s in SCHEDULES.items() if s.uses_split)}")
+    if ratio == 1.0:
+        return "constant", DEFAULT_SPLIT
+    return schedule.name, split if schedule.uses_split else DEFAULT_SPLIT
+
+
 def _role(name: str, value: Any, accepted: tuple[str, ...], registry: Registry) -> str:
     """A loss name in one role (main or aux): any spelling of a declared loss that has the role."""
     text = str(value).strip()
@@ -292,6 +332,7 @@ def _validated(v: dict[str, Any], existing: bool = False) -> dict[str, Any]:
     if not 0.0 <= ratio <= 1.0 or math.isnan(ratio):
         raise ProveError(f"invalid ratio {v['ratio']!r}: the fraction of real images must be in 0..1")
     out["ratio"] = ratio if strategy.uses_generated else 1.0
+    out["ratio_schedule"], out["ratio_schedule_split"] = _schedule(v, out["ratio"])
     out["aux_loss"] = _role("aux_loss", v["aux_loss"], aux_losses(), LOSSES)
     out["main_loss"] = _role("main_loss", v["main_loss"], main_losses(), LOSSES)
     if out["main_loss"] == "lovasz" and out["aux_loss"] == "lovasz":

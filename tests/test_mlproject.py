@@ -170,7 +170,8 @@ def test_mlflow_run_train_and_test_leave_only_the_runs_they_are_about(tmp_path):
 # Bad -P values per entry point, as users typed them: each exits non-zero, says what is wrong,
 # and leaves no run visible in any experiment (MLflow's launch run is removed too).
 TYPOS = {
-    "train": [("strategy=std_cutmixx", "std_cutmixx"), ("ratio=1.5", "ratio"), ("model=segformer_b3", "segformer_b3")],
+    "train": [("strategy=std_cutmixx", "std_cutmixx"), ("ratio=1.5", "ratio"), ("model=segformer_b3", "segformer_b3"),
+              ("ratio_schedule=cosine", "cosine")],
     "test": [("run_id=0123456789abcdef", "0123456789abcdef")],
     "ablation": [("preset=stage3", "stage3")],
     "leaderboard": [("metric=mIOU_", "mIOU_")],

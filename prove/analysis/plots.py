@@ -42,7 +42,15 @@ def draw_leaderboard(ax, table: pd.DataFrame, title: str | None = None) -> None:
     gain = table["mean_gain"].to_numpy(float)
     err = np.vstack([gain - table["ci_low"].to_numpy(float), table["ci_high"].to_numpy(float) - gain])
     colors = ["tab:green" if g > 0 else "tab:red" for g in gain]
-    ax.bar(x, gain, yerr=err, capsize=3, color=colors)
+    # a gain inside the seed noise floor (prove.analysis.noise) is drawn hollow over a grey band
+    within = table["within_noise"].to_numpy(bool) if "within_noise" in table else np.zeros(len(table), bool)
+    ax.bar(x, gain, yerr=err, capsize=3, color=[c if not w else "white" for c, w in zip(colors, within)],
+           edgecolor=colors, hatch=None)
+    if "noise_sd" in table and np.isfinite(table["noise_sd"].to_numpy(float)).any():
+        sd = table["noise_sd"].to_numpy(float)
+        ax.bar(x, 2 * sd, bottom=-sd, width=1.0, color="grey", alpha=0.2, zorder=0,
+               label="baseline seed SD (noise floor)")
+        ax.legend(loc="best", fontsize=8)
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xticks(x, table["strategy"], rotation=60, ha="right")
     ax.set_ylabel("mean mIoU gain over matched baseline (pp)")

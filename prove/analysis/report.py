@@ -30,6 +30,7 @@ from prove.analysis.exclusions import Exclusion, apply_exclusions, exclusions_no
 from prove.analysis.options import DEFAULT_CD_BLOCKS, DEFAULT_METRIC
 from prove.analysis.gains import class_gains, last_checkpoint, matched_gains
 from prove.analysis.leaderboard import absolute_by_domain, breakdown, class_breakdown, family_summary, leaderboard
+from prove.analysis.noise import baseline_seed_spread, noise_summary, noise_table
 from prove.analysis.settings import BASE_STRATEGY, SETTING_FIELDS, label_settings, settings_present
 from prove.analysis.schema import ALL_DOMAINS, METRICS, STAGES, validate_results
 from prove.analysis.stats import DEFAULT_N_BOOT, DEFAULT_SEED
@@ -364,13 +365,17 @@ def _leaderboards(r: _Report) -> None:
                 w.add(f"No matched results in {stage}: no non-baseline result has a baseline (see Unmatched).", "")
             continue
         lb = r.leaderboards[stage] = leaderboard(gains, stage=stage, n_boot=r.options.n_boot, seed=r.options.seed)
+        spread = w.table(f"noise_floor_{stage}", baseline_seed_spread(r.final, metric, stage))
+        lb.table = lb.table.merge(noise_table(gains, spread, stage), on="strategy", how="left")
+        lb.summary.update(noise_summary(lb.table, spread))
         r.summary["stages"][stage] = lb.summary
         w.table(f"leaderboard_{stage}", lb.table)
         s = lb.summary
         w.add(f"{s['n_beat_baseline']} of {s['n_strategies']} strategies beat the baseline on average; "
               f"{s['n_beat_baseline_ci']} with the whole 95% bootstrap CI above 0, {s['n_below_baseline_ci']} "
               f"with it below 0 ({s['n_pairs']} matched pairs, domain {ALL_DOMAINS}).", "",
-              md_table(lb.table), "")
+              _noise_note(s, metric), "",
+              md_table(lb.table.drop(columns=["noise_blocks", "wilcoxon_W"]), digits=3), "")
         title = plots.leaderboard_title(lb.table, f"Stage {stage}: mean {metric} gain over the matched baseline")
         w.plot(f"leaderboard_{stage}", lambda p, t=lb.table, title=title: plots.leaderboard_bars(t, p, title),
                f"leaderboard {stage}")
@@ -383,6 +388,17 @@ def _leaderboards(r: _Report) -> None:
                 fam = fam[fam[by] != ""]
             w.table(f"family_{by}_{stage}", fam)
             w.add(f"By {by.replace('_', ' ')}:", "", md_table(fam), "")
+
+
+def _noise_note(s: dict, metric: str) -> str:
+    if not s["noise_blocks"]:
+        return ("Seed noise floor: none, since every baseline block has one seed. Add `seed: [0, 1, 2]` to "
+                "the sweep to see which gains a reseed alone could produce.")
+    return (f"Seed noise floor: the baseline's {metric} moves by {s['noise_sd']:.2f} pp (seed-to-seed SD, pooled "
+            f"over {s['noise_blocks']} blocks with two or more seeds; per block in tables/noise_floor_<stage>.csv). "
+            f"{s['n_within_noise']} of {s['n_strategies']} strategies have a mean gain smaller than their floor "
+            f"(`within_noise`). `wilcoxon_p`: Wilcoxon signed-rank of the per-block gains against 0, "
+            f"`wilcoxon_p_holm` Holm-corrected across the stage's strategies; {s['n_holm_05']} below 0.05.")
 
 
 def _domains(r: _Report, stage: str) -> None:

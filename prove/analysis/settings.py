@@ -21,7 +21,8 @@ from prove.analysis.schema import require_columns
 
 # spec fields that are settings of a strategy, not of the study (stage, dataset, model and
 # seed are the study's blocks; the test set is matched, never pooled)
-SETTING_FIELDS: tuple[str, ...] = ("ratio", "batch_size", "max_iters", "aux_loss", "main_loss", "pretrained")
+SETTING_FIELDS: tuple[str, ...] = ("ratio", "ratio_schedule", "batch_size", "max_iters", "aux_loss", "main_loss",
+                                   "pretrained")
 BASE_STRATEGY = "base_strategy"  # the strategy name before labelling
 
 

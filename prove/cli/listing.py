@@ -100,6 +100,13 @@ def loss_rows() -> list[dict]:
             for name, loss in LOSSES.items()]
 
 
+def schedule_rows() -> list[dict]:
+    from prove.data.schedules import SCHEDULES
+
+    return [dict(name=name, aliases=list(s.aliases), uses_split=s.uses_split, description=s.description)
+            for name, s in SCHEDULES.items()]
+
+
 def stage_rows() -> list[dict]:
     from prove.spec import STAGES
 
@@ -233,4 +240,5 @@ LISTINGS: dict[str, Listing] = {l.name: l for l in (
     Listing("losses", loss_rows, ("name", "roles", "aliases", "description"), losses_markdown),
     Listing("stages", stage_rows, ("name", "aliases", "dataset", "description"), stages_markdown),
     Listing("executors", executor_rows, ("name", "description")),
+    Listing("schedules", schedule_rows, ("name", "aliases", "uses_split", "description")),
 )}

@@ -153,6 +153,21 @@ def batch_size() -> dict:
                 resources=STUDY_RESOURCES)
 
 
+# The top S1 strategy of the group's study (first of the extended study's S1 strategies, and in
+# the combination study): the one whose schedule the curriculum study varies.
+CURRICULUM_STRATEGY = "gen_Img2Img"
+
+
+def curriculum() -> dict:
+    """The curriculum study: the top S1 strategy with its generated images mixed constantly,
+    linearly ramped in, early only or late only (prove.data.schedules), and the matched baseline."""
+    block = dict(stage=["s1"], dataset=["bdd10k"], model=["segformer_mit-b3"])
+    return dict(name="curriculum", grid=[dict(block, strategy=[CURRICULUM_STRATEGY],
+                                              ratio_schedule=["constant", "linear", "early", "late"]),
+                                         dict(block, strategy=["baseline"])],
+                manifests=MANIFESTS, resources=STUDY_RESOURCES)
+
+
 def all_strategies() -> dict:
     """Every declared strategy (a lab's own included) in S1 on BDD10k with segformer_mit-b3."""
     return dict(name="all-strategies", grid=dict(stage=["s1"], dataset=["bdd10k"], model=["segformer_mit-b3"],
@@ -171,8 +186,10 @@ DEMO_STRATEGIES = ("baseline", "std_autoaugment", "std_photometric_distort", "ge
 
 
 def demo_grid(max_iters: int = DEMO_MAX_ITERS) -> dict:
-    """The demo: 5 strategies x S1/S2 on the embedded benchmark with the tiny CNN, every checkpoint tested."""
-    return dict(name="demo", grid={"stage": ["s1", "s2"], "strategy": list(DEMO_STRATEGIES)},
+    """The demo: 5 strategies x S1/S2 on the embedded benchmark with the tiny CNN, every checkpoint
+    tested, and the baseline once more with seed 1 (its seed-to-seed noise floor, in the report)."""
+    return dict(name="demo", grid=[{"stage": ["s1", "s2"], "strategy": list(DEMO_STRATEGIES)},
+                                   {"stage": ["s1", "s2"], "strategy": ["baseline"], "seed": [1]}],
                 fixed={"dataset": "weather_bench", "model": "fcn_r18-tiny", "max_iters": max_iters},
                 checkpoint="all", resources={"cpus": 2, "mem_gb": 4, "time_min": 30})
 
@@ -214,10 +231,13 @@ PRESETS.declare(Preset("loss", "aux lovasz, boundary, focal and main-loss lovasz
                        "segformer_mit-b3)", loss, (), 12))
 PRESETS.declare(Preset("batch-size", "batch 2, 4, 8, 16 with the LR rule x baseline, std_autoaugment (S1, BDD10k, "
                        "segformer_mit-b3)", batch_size, (), 8))
+PRESETS.declare(Preset("curriculum", f"ratio schedules constant, linear, early, late of {CURRICULUM_STRATEGY} and the "
+                       "baseline (S1, BDD10k, segformer_mit-b3)", curriculum, (), 5))
 PRESETS.declare(Preset("all-strategies", "every declared strategy, a lab's own included (S1, BDD10k, "
                        "segformer_mit-b3)", all_strategies))
-PRESETS.declare(Preset("demo", "the demo's grid: 5 strategies x S1/S2, tiny CNN, embedded benchmark (CPU)",
-                       demo_grid, (), 10))
+PRESETS.declare(Preset("demo", "the demo's grid: 5 strategies x S1/S2 and a second baseline seed, tiny CNN, "
+                       "embedded benchmark (CPU)",
+                       demo_grid, (), 12))
 
 
 def resolve_sweep(preset: str = "", sweep_file: str = ""):

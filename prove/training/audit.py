@@ -45,7 +45,8 @@ def expected_setup(resolved: ResolvedTraining) -> dict:
     mix = resolved.strategy.standard.batch_mix
     return dict(
         pipelines={"real": pipeline, **({"generated": pipeline} if resolved.data.manifest else {})},
-        sampler=dict(type="RealGeneratedSampler", batch_size=spec.batch_size, ratio=spec.ratio),
+        sampler=dict(type="RealGeneratedSampler", batch_size=spec.batch_size, ratio=spec.ratio,
+                     schedule=spec.ratio_schedule, split=spec.ratio_schedule_split),
         batch_size=spec.batch_size,
         data_preprocessor={"type": "MixSegDataPreProcessor", **mix} if mix else {"type": "SegDataPreProcessor"},
         model_type="MixLossEncoderDecoder" if mix else None,
@@ -116,7 +117,7 @@ def compare(expected: dict, observed: dict) -> list[str]:
     if s_got.get("type") != s_want["type"]:
         problems.append(f"sampler is {s_got.get('type')}, spec requires {s_want['type']}")
     else:
-        for key in ("batch_size", "ratio"):
+        for key in ("batch_size", "ratio", "schedule", "split"):
             if s_got.get(key) != s_want[key]:
                 problems.append(f"sampler {key} is {s_got.get(key)!r}, spec requires {s_want[key]!r}")
     if observed["batch_size"] != expected["batch_size"]:

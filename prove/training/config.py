@@ -129,7 +129,8 @@ def build_config(resolved: ResolvedTraining, work_dir: str, cuda: bool = False, 
         model=model_cfg(resolved),
         train_dataloader=dict(
             batch_size=spec.batch_size, num_workers=workers, persistent_workers=workers > 0,
-            sampler=dict(type="RealGeneratedSampler", batch_size=spec.batch_size, ratio=spec.ratio, seed=spec.seed),
+            sampler=dict(type="RealGeneratedSampler", batch_size=spec.batch_size, ratio=spec.ratio, seed=spec.seed,
+                         schedule=spec.ratio_schedule, split=spec.ratio_schedule_split, max_iters=spec.max_iters),
             dataset=dict(type="MixedSourceDataset", real=real, generated=generated),
         ),
         val_dataloader=dict(

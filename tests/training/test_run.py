@@ -286,3 +286,44 @@ def test_a_run_that_trained_nothing_is_never_finished(store, acdc, monkeypatch):
     assert result.exit_code == 2 and "trained 0 iterations" in result.output
     forced = next(r for r in all_runs(store) if r.info.run_id != done.info.run_id)
     assert forced.info.status == "FAILED"
+
+
+@pytest.mark.slow
+def test_a_ratio_schedule_killed_mid_training_resumes_on_the_same_composition(tmp_path, acdc):
+    """linear from all-real to ratio 0.25 over 8 iterations of batch 4: the real images per step
+    are 4 4 3 3 2 2 1 1 (prove.data.schedules, by hand), before the kill and after the resume."""
+    from prove.data.schedules import real_counts
+
+    iters = 8
+    args = [*FAST, "--data-root", str(acdc), "--max-iters", str(iters), "--checkpoint-interval", "2",
+            "--eval-interval", "8", "--batch-size", "4", "--strategy", "gen_random_noise", "--ratio", "0.25",
+            "--ratio-schedule", "linear"]
+    env = {**os.environ, "PROVE_NUM_WORKERS": "0", "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'run.db'}",
+           "PROVE_WORK_DIR": str(tmp_path / "run")}
+    proc = _train_process(args, env)
+    deadline = time.time() + 240
+    while not list((tmp_path / "run").glob("*/iter_4.pth")) and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=240)[0]
+    assert proc.returncode == 128 + signal.SIGTERM, output
+
+    import mlflow
+
+    client = mlflow.tracking.MlflowClient(env["MLFLOW_TRACKING_URI"])
+    (killed,) = client.search_runs([client.get_experiment_by_name("prove").experiment_id])
+    before = {m.step for m in client.get_metric_history(killed.info.run_id, "train/real_fraction")}
+    assert killed.info.status == "KILLED" and 4 <= max(before) < iters
+    resumed = _train_process(args, env)
+    output = resumed.communicate(timeout=300)[0]
+    assert resumed.returncode == 0 and f"resuming run {killed.info.run_id}" in output, output
+
+    (run,) = client.search_runs([client.get_experiment_by_name("prove").experiment_id])
+    assert run.info.run_id == killed.info.run_id and run.info.status == "FINISHED"
+    assert run.data.params["ratio_schedule"] == "linear"
+    expected = [4, 4, 3, 3, 2, 2, 1, 1]
+    assert list(real_counts("linear", 0.25, 0.5, 4, iters)) == expected
+    history = client.get_metric_history(run.info.run_id, "train/real_fraction")
+    assert {m.step for m in history} == set(range(1, iters + 1))
+    for m in history:  # a step redone after the resume logged the same composition again
+        assert m.value == expected[m.step - 1] / 4, (m.step, m.value)
