@@ -157,6 +157,21 @@ def single_thread_in_worker() -> None:
     _single_threaded = True
 
 
+def stop_image_threads_before_fork(workers: int) -> None:
+    """Before data-loader workers fork: stop OpenCV's thread pool in this process. A forked child
+    that resizes a pool whose threads stayed in the parent (single_thread_in_worker does) waits
+    for them forever; `prove train` of an offline generator, whose images the parent had just
+    made with OpenCV, hung so. With workers, this process does no image work itself."""
+    if workers <= 0:
+        return
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)
+    except ImportError:
+        pass
+
+
 SHARED_OUTPUTS_ENV = "PROVE_SHARED_OUTPUTS"
 SCHEDULER_JOB_ENV = ("SLURM_JOB_ID", "LSB_JOBID", "PBS_JOBID")
 

@@ -117,6 +117,9 @@ class TrainSpec:
                                  "-> ratio), early (generated images in the first part only), late (in the last "
                                  "part only); `prove list schedules`.")
     ratio_schedule_split: float = option(0.5, "early/late: the fraction of max_iters where the two parts meet.")
+    gen_domains: str = option("", "Keep only the generated images whose target_domain is one of these "
+                              "(comma-separated, e.g. night,foggy; the rows left out are counted and logged); "
+                              "empty = every generated image.")
     aux_loss: str = option("none", "Auxiliary loss beside the main loss: none, lovasz, boundary, focal "
                            "(`prove list losses`).")
     main_loss: str = option("ce", "Main loss: ce (cross-entropy) or lovasz.")
@@ -144,7 +147,7 @@ class TrainSpec:
     work_dir: str = option("", "Where checkpoints go (default: ./work_dirs/<spec hash>, or $PROVE_WORK_DIR/<hash>).")
 
     IDENTITY = ("stage", "dataset", "model", "strategy", "ratio", "ratio_schedule", "ratio_schedule_split",
-                "aux_loss", "main_loss", "pretrained", "max_iters", "batch_size", "seed", "crop_size", "lr",
+                "gen_domains", "aux_loss", "main_loss", "pretrained", "max_iters", "batch_size", "seed", "crop_size", "lr",
                 "precision", "manifest", "continue_from")
 
     @classmethod
@@ -176,6 +179,8 @@ class TrainSpec:
             del ident["ratio_schedule"]
         if self.ratio_schedule in ("constant", "linear"):  # only early and late have a split
             del ident["ratio_schedule_split"]
+        if not self.gen_domains:
+            del ident["gen_domains"]
         ident["spec_version"] = SPEC_VERSION
         return ident
 
@@ -204,6 +209,8 @@ class TrainSpec:
             name += f"+sched_{self.ratio_schedule}"
             if self.ratio_schedule_split != 0.5:
                 name += f"{self.ratio_schedule_split:g}"
+        if self.gen_domains:
+            name += f"+only_{self.gen_domains}"
         if self.aux_loss != "none":
             name += f"+{self.aux_loss}"
         if self.main_loss != "ce":
@@ -293,6 +300,20 @@ def _schedule(v: dict, ratio: float) -> tuple[str, float]:
     return schedule.name, split if schedule.uses_split else DEFAULT_SPLIT
 
 
+def _gen_domains(value: Any) -> str:
+    """`night, Foggy` -> `foggy,night`: known weather domains, in the vocabulary's order, once each."""
+    from prove.data.domains import DOMAINS
+
+    if isinstance(value, (list, tuple)):
+        value = ",".join(map(str, value))
+    names = [n.strip().lower() for n in str(value).split(",") if n.strip()]
+    unknown = [n for n in names if n not in DOMAINS]
+    if unknown:
+        raise ProveError(f"unknown domain(s) in gen_domains: {', '.join(map(repr, unknown))}; accepted: "
+                         f"{', '.join(DOMAINS)}")
+    return ",".join(d for d in DOMAINS if d in names)
+
+
 def _role(name: str, value: Any, accepted: tuple[str, ...], registry: Registry) -> str:
     """A loss name in one role (main or aux): any spelling of a declared loss that has the role."""
     text = str(value).strip()
@@ -333,6 +354,7 @@ def _validated(v: dict[str, Any], existing: bool = False) -> dict[str, Any]:
         raise ProveError(f"invalid ratio {v['ratio']!r}: the fraction of real images must be in 0..1")
     out["ratio"] = ratio if strategy.uses_generated else 1.0
     out["ratio_schedule"], out["ratio_schedule_split"] = _schedule(v, out["ratio"])
+    out["gen_domains"] = _gen_domains(v["gen_domains"]) if strategy.uses_generated and out["ratio"] < 1.0 else ""
     out["aux_loss"] = _role("aux_loss", v["aux_loss"], aux_losses(), LOSSES)
     out["main_loss"] = _role("main_loss", v["main_loss"], main_losses(), LOSSES)
     if out["main_loss"] == "lovasz" and out["aux_loss"] == "lovasz":

@@ -131,3 +131,15 @@ def test_s2_trains_on_a_dataset_without_weather_tags(tmp_path):
     assert plan.train_domains is None
     with pytest.raises(ProveError, match="have no domain"):
         prepare_data(TrainSpec.create(stage="s1", dataset="cityscapes", data_root=str(tree.root)))
+
+
+def test_gen_domains_are_canonical_known_domains_and_only_where_images_are_generated():
+    from prove.spec import TrainSpec
+
+    spec = TrainSpec.create(strategy="gen_albumentations_weather", gen_domains=" Night, foggy,night")
+    assert spec.gen_domains == "foggy,night" and spec.identity()["gen_domains"] == "foggy,night"
+    assert "+only_foggy,night" in spec.run_name
+    assert "gen_domains" not in TrainSpec.create(strategy="gen_albumentations_weather").identity()
+    assert TrainSpec.create(strategy="baseline", gen_domains="night").gen_domains == ""  # nothing generated
+    with pytest.raises(ProveError, match="unknown domain\\(s\\) in gen_domains: 'fog'; accepted: clear_day"):
+        TrainSpec.create(strategy="gen_albumentations_weather", gen_domains="fog,night")

@@ -12,7 +12,8 @@ from prove.errors import ProveError
 
 # the fields that tell one planned training from another in the analyses (execution fields
 # are left out: a result is "the s1 baseline of model X", whatever the data root)
-SPEC_KEYS: tuple[str, ...] = ("stage", "dataset", "model", "strategy", "ratio", "ratio_schedule", "aux_loss", "main_loss",
+SPEC_KEYS: tuple[str, ...] = ("stage", "dataset", "model", "strategy", "ratio", "ratio_schedule", "gen_domains",
+                              "aux_loss", "main_loss",
                               "pretrained", "seed", "batch_size", "max_iters")
 # budget fields a result may not record (an imported one: -1); unrecorded matches any value
 UNRECORDED = "-1"

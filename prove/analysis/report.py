@@ -31,6 +31,7 @@ from prove.analysis.options import DEFAULT_CD_BLOCKS, DEFAULT_METRIC
 from prove.analysis.gains import class_gains, last_checkpoint, matched_gains
 from prove.analysis.leaderboard import absolute_by_domain, breakdown, class_breakdown, family_summary, leaderboard
 from prove.analysis.noise import baseline_seed_spread, noise_summary, noise_table
+from prove.analysis.targeting import targeting_summary, targeting_table
 from prove.analysis.settings import BASE_STRATEGY, SETTING_FIELDS, label_settings, settings_present
 from prove.analysis.schema import ALL_DOMAINS, METRICS, STAGES, validate_results
 from prove.analysis.stats import DEFAULT_N_BOOT, DEFAULT_SEED
@@ -380,6 +381,7 @@ def _leaderboards(r: _Report) -> None:
         w.plot(f"leaderboard_{stage}", lambda p, t=lb.table, title=title: plots.leaderboard_bars(t, p, title),
                f"leaderboard {stage}")
         _domains(r, stage)
+        _targeting(r, stage)
         for column in ("dataset", "model"):
             w.table(f"breakdown_{column}_{stage}", breakdown(gains, column, stage=stage))
         for by in ("strategy_family", "generator_family"):
@@ -388,6 +390,23 @@ def _leaderboards(r: _Report) -> None:
                 fam = fam[fam[by] != ""]
             w.table(f"family_{by}_{stage}", fam)
             w.add(f"By {by.replace('_', ' ')}:", "", md_table(fam), "")
+
+
+def _targeting(r: _Report, stage: str) -> None:
+    """Strategies trained on generated images aimed at some domains only (--gen-domains)."""
+    table = targeting_table(r.gains, stage)
+    if table.empty:
+        return
+    w = r.w
+    w.table(f"targeting_{stage}", table)
+    summary = w.table(f"targeting_summary_{stage}", targeting_summary(table))
+    w.add(f"### Domain-targeted generated images ({stage})", "",
+          "Each row keeps only the generated images aimed at `gen_domains` (`all`: every one). `gain_targeted` is "
+          "the mean gain on those domains, `gain_other_adverse` on the other adverse domains, `gain_clear_day` "
+          "on clear_day: what targeting one domain does to the others.", "", md_table(summary), "")
+    w.plot(f"targeting_{stage}", lambda p, t=table, st=stage: plots.domain_heatmap(
+        t[t["domain"] != ALL_DOMAINS], p, title=f"Stage {st}: gain by test domain of domain-targeted images (pp)"),
+        f"domain targeting, {stage}")
 
 
 def _noise_note(s: dict, metric: str) -> str:

@@ -34,6 +34,7 @@ RESULT_COLUMNS: dict[str, str] = {
     "generator_family": "str",
     "ratio": "float",
     "ratio_schedule": "str",  # prove.data.schedules; "constant" for every run before schedules
+    "gen_domains": "str",  # the target domains generated images were kept for (--gen-domains); "" = all
     "aux_loss": "str",
     "main_loss": "str",
     "pretrained": "str",
@@ -52,7 +53,8 @@ RESULT_COLUMNS: dict[str, str] = {
 # one row per training run (prove.analysis.store.sync_trainings); val_iter = -1 when never validated
 TRAINING_COLUMNS: dict[str, str] = {
     "run_id": "str", "status": "str", "stage": "str", "dataset": "str", "model": "str", "strategy": "str",
-    "strategy_family": "str", "ratio": "float", "ratio_schedule": "str", "aux_loss": "str", "main_loss": "str", "pretrained": "str",
+    "strategy_family": "str", "ratio": "float", "ratio_schedule": "str", "gen_domains": "str",
+    "aux_loss": "str", "main_loss": "str", "pretrained": "str",
     "seed": "int", "batch_size": "int", "max_iters": "int", "val_iter": "int", "val_mIoU": "float", "end_time": "int",
 }
 CLASS_COLUMNS: dict[str, str] = {"run_id": "str", "domain": "str", "class": "str", "IoU": "float"}

@@ -21,12 +21,14 @@ from prove.analysis.schema import require_columns
 
 # spec fields that are settings of a strategy, not of the study (stage, dataset, model and
 # seed are the study's blocks; the test set is matched, never pooled)
-SETTING_FIELDS: tuple[str, ...] = ("ratio", "ratio_schedule", "batch_size", "max_iters", "aux_loss", "main_loss",
-                                   "pretrained")
+SETTING_FIELDS: tuple[str, ...] = ("ratio", "ratio_schedule", "gen_domains", "batch_size", "max_iters", "aux_loss",
+                                   "main_loss", "pretrained")
 BASE_STRATEGY = "base_strategy"  # the strategy name before labelling
 
 
 def _value(v) -> str:
+    if isinstance(v, str) and v == "":  # gen_domains: every generated image
+        return "all"
     if isinstance(v, float) and v.is_integer():
         return f"{v:.1f}"
     return str(v)

@@ -27,7 +27,7 @@ from prove.data.labels import CLASSES
 from prove.tracking import schema
 from prove.tracking.client import no_gc, experiment_ids, mlflow_client, search_runs
 
-CACHE_VERSION = 4  # 2: experiment creation times recorded; 3: batch_size and max_iters columns; 4: ratio_schedule
+CACHE_VERSION = 4  # 2: experiment creation times recorded; 3: batch_size and max_iters columns; 4: ratio_schedule, gen_domains
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def spec_columns(params: dict[str, str]) -> dict:
     return dict(
         stage=params["stage"], dataset=params["dataset"], model=params["model"], strategy=params["strategy"],
         ratio=float(params["ratio"]), ratio_schedule=params.get("ratio_schedule", "constant"),
-        aux_loss=params["aux_loss"], main_loss=params.get("main_loss", "ce"),
+        gen_domains=params.get("gen_domains", ""), aux_loss=params["aux_loss"], main_loss=params.get("main_loss", "ce"),
         pretrained=_pretrained(params["pretrained"]), seed=int(params.get("seed", 0)),
     )
 

@@ -216,6 +216,43 @@ def _datasets_of(path: str, size: int, mtime_ns: int) -> frozenset[str]:
     return frozenset(_canonical(row.get("dataset", "")) for _, row in _read_rows(Path(path)))
 
 
+def target_domain_counts(path: str | os.PathLike, dataset: str) -> dict[str, int]:
+    """Rows per target_domain among a manifest's rows of `dataset` (a light read: no row checked)."""
+    wanted = _canonical(dataset)
+    counts: dict[str, int] = {}
+    for _, row in _read_rows(Path(path)):
+        if _canonical(row.get("dataset", "")) == wanted:
+            counts[row.get("target_domain", "")] = counts.get(row.get("target_domain", ""), 0) + 1
+    return counts
+
+
+def check_target_domains(path: str | os.PathLike, dataset: str, domains: Iterable[str]) -> dict[str, int]:
+    """The manifest's rows per target domain for `dataset`; an error naming every domain of
+    `domains` (--gen-domains) that none of them targets."""
+    counts = target_domain_counts(path, dataset)
+    missing = [d for d in domains if not counts.get(d)]
+    if missing:
+        have = ", ".join(f"{d or chr(34) * 2} ({n})" for d, n in sorted(counts.items())) or "none"
+        raise ProveError(f"gen_domains names {', '.join(missing)}, but manifest {path} has no rows of dataset "
+                         f"{dataset!r} aiming at {'it' if len(missing) == 1 else 'them'}; its target domains: {have}")
+    return counts
+
+
+def select_target_domains(entries: Iterable[ManifestEntry], domains: Iterable[str] | None
+                          ) -> tuple[tuple[ManifestEntry, ...], dict[str, int]]:
+    """(the entries whose target_domain is in `domains`, rows left out per target domain);
+    `domains` None or empty keeps every entry."""
+    entries = tuple(entries)
+    if not domains:
+        return entries, {}
+    wanted = set(domains)
+    dropped: dict[str, int] = {}
+    for e in entries:
+        if e.target_domain not in wanted:
+            dropped[e.target_domain] = dropped.get(e.target_domain, 0) + 1
+    return tuple(e for e in entries if e.target_domain in wanted), dropped
+
+
 def write_manifest(path: str | os.PathLike, rows: Iterable[Mapping[str, str]]) -> Path:
     """Write manifest rows (dicts with `COLUMNS`) as CSV; used by `prove.generators.generate`."""
     path = Path(path)

@@ -119,11 +119,12 @@ class ProveSegDataset(BaseSegDataset):
         return [self._info(s.image, s, key, s.domain, REAL) for s in samples]
 
     def _from_manifest(self, adapter: DatasetAdapter, key) -> list[dict]:
-        from prove.data.manifest import load_manifest
+        from prove.data.manifest import load_manifest, select_target_domains
 
         # one manifest may cover several datasets (the users keep one per method): rows of this one
         manifest = load_manifest(self.source["path"], {adapter.name: adapter}, splits=("train",), dataset=adapter.name)
-        return [self._info(e.gen_image, e.original, key, e.target_domain, GENERATED) for e in manifest.entries]
+        entries, _ = select_target_domains(manifest.entries, self.source.get("target_domains"))  # --gen-domains
+        return [self._info(e.gen_image, e.original, key, e.target_domain, GENERATED) for e in entries]
 
     @staticmethod
     def _info(image: Path, labelled_by: Sample, key, domain: str | None, source: str) -> dict:

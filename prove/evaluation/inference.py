@@ -28,7 +28,7 @@ import prove.models.boundary_loss  # noqa: E402,F401  (BoundaryF1Loss, named in 
 import prove.strategies.mixing  # noqa: E402,F401
 from prove.compat.checkpoint import load_checkpoint_file  # noqa: E402
 from prove.evaluation.metrics import DomainConfusion  # noqa: E402
-from prove.settings import data_workers  # noqa: E402
+from prove.settings import data_workers, stop_image_threads_before_fork  # noqa: E402
 from prove.training.config import eval_pipeline  # noqa: E402
 
 
@@ -66,6 +66,7 @@ def predictions(model, dataset, batch_size: int = 4, device: str = "cpu",
 
     Images are loaded by a DataLoader with workers (prove.settings.data_workers), in order."""
     workers = data_workers() if num_workers is None else num_workers
+    stop_image_threads_before_fork(workers)
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers,
                                          collate_fn=pseudo_collate)
     for batch in loader:

@@ -168,6 +168,19 @@ def curriculum() -> dict:
                 manifests=MANIFESTS, resources=STUDY_RESOURCES)
 
 
+# ACDC's four adverse conditions: the domains the targeted study keeps generated images for
+TARGET_DOMAINS = ["foggy", "night", "rainy", "snowy"]
+
+
+def targeted() -> dict:
+    """Domain-targeted generated images: the top S1 strategy with only the images aimed at one
+    domain, one run per target domain, beside its untargeted run and the baseline."""
+    block = dict(stage=["s1"], dataset=["bdd10k"], model=["segformer_mit-b3"])
+    return dict(name="targeted", grid=[dict(block, strategy=[CURRICULUM_STRATEGY], gen_domains=["", *TARGET_DOMAINS]),
+                                       dict(block, strategy=["baseline"])],
+                manifests=MANIFESTS, resources=STUDY_RESOURCES)
+
+
 def all_strategies() -> dict:
     """Every declared strategy (a lab's own included) in S1 on BDD10k with segformer_mit-b3."""
     return dict(name="all-strategies", grid=dict(stage=["s1"], dataset=["bdd10k"], model=["segformer_mit-b3"],
@@ -233,6 +246,9 @@ PRESETS.declare(Preset("batch-size", "batch 2, 4, 8, 16 with the LR rule x basel
                        "segformer_mit-b3)", batch_size, (), 8))
 PRESETS.declare(Preset("curriculum", f"ratio schedules constant, linear, early, late of {CURRICULUM_STRATEGY} and the "
                        "baseline (S1, BDD10k, segformer_mit-b3)", curriculum, (), 5))
+PRESETS.declare(Preset("targeted", f"{CURRICULUM_STRATEGY} with only the generated images aimed at one of "
+                       f"{', '.join(TARGET_DOMAINS)} (one run each), untargeted, and the baseline (S1, BDD10k, "
+                       "segformer_mit-b3)", targeted, (), 6))
 PRESETS.declare(Preset("all-strategies", "every declared strategy, a lab's own included (S1, BDD10k, "
                        "segformer_mit-b3)", all_strategies))
 PRESETS.declare(Preset("demo", "the demo's grid: 5 strategies x S1/S2 and a second baseline seed, tiny CNN, "

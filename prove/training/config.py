@@ -114,7 +114,8 @@ def build_config(resolved: ResolvedTraining, work_dir: str, cuda: bool = False, 
     if plan.manifest:
         generated = dict(type="ProveSegDataset", pipeline=train_pipeline(resolved),
                          source=dict(kind="manifest", path=plan.manifest, dataset=spec.dataset, root=plan.root,
-                                     domain_csv=plan.domain_csv, split_csv=plan.split_csv))
+                                     domain_csv=plan.domain_csv, split_csv=plan.split_csv,
+                                     target_domains=list(plan.gen_domains) or None))
     workers = data_workers()
     distributed = {}
     if launcher != "none":

@@ -43,6 +43,7 @@ class DataPlan:
     split_csv: str
     train_domains: tuple[str, ...] | None  # None = every image (datasets without domains, stage cg)
     manifest: str  # "" when the strategy uses no generated images
+    gen_domains: tuple[str, ...] = ()  # keep only generated images aiming at these (empty: all)
 
 
 @dataclass(frozen=True)
@@ -167,8 +168,14 @@ def prepare_data(spec: TrainSpec, stage: Stage | None = None, strategy: Strategy
     if strategy.uses_generated and not manifest:
         has_clear = any(s.domain == CLEAR_DAY for s in samples)
         manifest = str(ensure_generated(strategy.generator, adapter, from_clear_day=has_clear))
+    gen_domains = tuple(d for d in spec.gen_domains.split(",") if d)
+    if manifest and gen_domains:
+        from prove.data.manifest import check_target_domains
+
+        check_target_domains(manifest, adapter.name, gen_domains)
     return DataPlan(root=str(adapter.root), domain_csv=str(adapter.domain_csv or ""),
-                    split_csv=str(adapter.split_csv or ""), train_domains=domains, manifest=manifest)
+                    split_csv=str(adapter.split_csv or ""), train_domains=domains, manifest=manifest,
+                    gen_domains=gen_domains)
 
 
 def ensure_generated(generator: str, adapter: DatasetAdapter, from_clear_day: bool) -> Path:

@@ -35,7 +35,7 @@ from mmengine.dist import broadcast_object_list, get_dist_info, init_dist, is_di
 from prove.compat.runner import ProveRunner  # noqa: E402
 from prove.errors import ProveError  # noqa: E402
 from prove.files import write_json  # noqa: E402
-from prove.settings import limit_threads, stale_after_s  # noqa: E402
+from prove.settings import limit_threads, stale_after_s, stop_image_threads_before_fork  # noqa: E402
 from prove.spec import TrainSpec  # noqa: E402
 from prove.tracking import client, schema  # noqa: E402
 from prove.training import artifacts  # noqa: E402
@@ -241,7 +241,34 @@ def _log_inputs(run_id: str, resolved: ResolvedTraining) -> None:
     if resolved.data.manifest:
         manifest = load_manifest(resolved.data.manifest, {adapter.name: adapter}, splits=("train",),
                                  dataset=adapter.name)
+        if resolved.data.gen_domains:
+            manifest = _targeted(run_id, manifest, resolved.data.gen_domains)
         client.log_dataset(run_id, manifest_provenance(manifest).to_mlflow(), "train_generated")
+
+
+def _targeted(run_id: str, manifest, domains: tuple[str, ...]):
+    """The manifest's entries aiming at `domains` (--gen-domains), with what was left out counted:
+    in the log, as metrics (data/generated_kept, data/generated_dropped) and in
+    generated_images.json (per target domain)."""
+    import dataclasses
+    import tempfile
+    from collections import Counter
+
+    from mlflow.entities import Metric
+
+    from prove.data.manifest import select_target_domains
+
+    kept, dropped = select_target_domains(manifest.entries, domains)
+    summary = {"gen_domains": list(domains), "kept": dict(Counter(e.target_domain for e in kept)),
+               "dropped": dict(sorted(dropped.items()))}
+    _echo(f"generated images aiming at {', '.join(domains)}: {len(kept)} kept, {sum(dropped.values())} left out "
+          f"({', '.join(f'{d} {n}' for d, n in summary['dropped'].items()) or 'none'})")
+    now = int(time.time() * 1000)
+    client.log_metrics(run_id, [Metric("data/generated_kept", len(kept), now, 0),
+                                Metric("data/generated_dropped", sum(dropped.values()), now, 0)])
+    with tempfile.TemporaryDirectory() as tmp:
+        client.log_artifact(run_id, write_json(Path(tmp) / "generated_images.json", summary))
+    return dataclasses.replace(manifest, entries=kept)
 
 
 def _prepare_work_dir(resolved: ResolvedTraining, decision: Decision, cfg: dict, work_dir: str, rank: int,
@@ -307,6 +334,7 @@ def _run_loop(resolved: ResolvedTraining, cfg: dict, run_id: str, work_dir: str,
               rank: int) -> None:
     runner = ProveRunner.from_cfg(Config(cfg))
     hooks = _register_hooks(runner, resolved, run_id, work_dir, start, extra_hooks, rank)
+    stop_image_threads_before_fork(cfg["train_dataloader"]["num_workers"])
     try:
         runner.train()
     except TrainingInterrupted as exc:

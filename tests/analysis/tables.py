@@ -31,7 +31,7 @@ def row(strategy="baseline", dataset="bdd10k", model="segformer", seed=0, domain
         "run_id": f"te-{train}-{test_dataset}-{checkpoint_iter}", "train_run_id": train, "stage": stage,
         "dataset": dataset, "model": model, "strategy": strategy, "strategy_family": family,
         "generator_family": gen, "ratio": 1.0 if family == "baseline" else 0.5, "ratio_schedule": "constant",
-        "aux_loss": "none",
+        "gen_domains": "", "aux_loss": "none",
         "main_loss": "ce", "pretrained": pretrained, "seed": seed, "batch_size": 16, "max_iters": 20000,
         "test_dataset": test_dataset,
         "test_split": "val", "checkpoint_iter": checkpoint_iter, "domain": domain, "mIoU": miou,

@@ -172,8 +172,8 @@ def test_single_block_falls_back_to_domain_blocks_and_says_so(tmp_path):
 
 def training(r, status="FINISHED", val_iter=20000, val=50.0) -> dict:
     return dict(run_id=r["train_run_id"], status=status, **{k: r[k] for k in (
-        "stage", "dataset", "model", "strategy", "strategy_family", "ratio", "ratio_schedule", "aux_loss", "main_loss",
-        "pretrained", "seed")}, batch_size=16, max_iters=20000, val_iter=val_iter, val_mIoU=val, end_time=1)
+        "stage", "dataset", "model", "strategy", "strategy_family", "ratio", "ratio_schedule", "gen_domains", "aux_loss",
+        "main_loss", "pretrained", "seed")}, batch_size=16, max_iters=20000, val_iter=val_iter, val_mIoU=val, end_time=1)
 
 
 def test_coverage_convergence_and_validation_gap(tmp_path):
@@ -188,8 +188,8 @@ def test_coverage_convergence_and_validation_gap(tmp_path):
     # one more training that finished but was never tested, and a planned spec never trained
     untested = dict(training(overall.iloc[0]), run_id="tr-untested", seed=7)
     trainings = pd.concat([trainings, pd.DataFrame([untested])], ignore_index=True)
-    spec = ["stage", "dataset", "model", "strategy", "ratio", "ratio_schedule", "aux_loss", "main_loss", "pretrained",
-            "seed", "batch_size", "max_iters"]
+    spec = ["stage", "dataset", "model", "strategy", "ratio", "ratio_schedule", "gen_domains", "aux_loss", "main_loss",
+            "pretrained", "seed", "batch_size", "max_iters"]
     planned = pd.concat([trainings[spec], pd.DataFrame([dict(untested, seed=8)])[spec]])
     files = write_report(ReportInputs(both, no_classes(), trainings, planned), ReportOptions(n_boot=100), tmp_path)
     cov = pd.read_csv(files.tables["coverage"]).set_index("step")
@@ -280,7 +280,7 @@ def test_coverage_by_stage_model_dataset_is_in_the_report(tmp_path):
     trainings = pd.DataFrame([dict(
         run_id=r.train_run_id, status="FINISHED", stage=r.stage, dataset=r.dataset, model=r.model,
         strategy=r.strategy, strategy_family=r.strategy_family, ratio=r.ratio, ratio_schedule=r.ratio_schedule,
-        aux_loss=r.aux_loss,
+        gen_domains=r.gen_domains, aux_loss=r.aux_loss,
         main_loss=r.main_loss, pretrained=r.pretrained, seed=r.seed, batch_size=16, max_iters=20000,
         val_iter=-1, val_mIoU=float("nan"), end_time=0) for r in df.drop_duplicates("train_run_id").itertuples()],
         columns=list(TRAINING_COLUMNS))

@@ -351,3 +351,24 @@ def test_generated_images_may_lie_under_the_shared_generated_root(env, tmp_path,
     assert "path escapes its root" in error_of(path, adapter)
     monkeypatch.setenv("PROVE_GENERATED_ROOT", str(shared))
     assert len(load_manifest(path, {NAME: adapter})) == 1
+
+
+def test_generated_images_are_selected_by_target_domain_and_the_rest_counted(env):
+    from prove.data.manifest import check_target_domains, select_target_domains, target_domain_counts
+
+    adapter, gen = env
+    write_gen(gen / "out" / "x3.png", value=20)
+    rows = [*good_rows(), row("out/x3.png", "images/train/clear_day/a.png", target="night", name="a_night"),
+            row("elsewhere.png", "images/x.png", target="snowy", dataset="other-dataset")]  # another dataset's row
+    path = write_csv(gen / "m.csv", rows)
+    assert target_domain_counts(path, NAME) == {"foggy": 1, "rainy": 1, "night": 1}
+    assert target_domain_counts(path, "tinymani") == {"foggy": 1, "rainy": 1, "night": 1}  # any spelling
+    manifest = load_manifest(path, {NAME: adapter}, dataset=NAME)
+    kept, dropped = select_target_domains(manifest.entries, ["night", "foggy"])
+    assert sorted(e.name for e in kept) == ["a_night", "x1"] and dropped == {"rainy": 1}
+    assert select_target_domains(manifest.entries, None) == (manifest.entries, {})
+    assert check_target_domains(path, NAME, ["night"]) == {"foggy": 1, "rainy": 1, "night": 1}
+    with pytest.raises(ProveError) as info:
+        check_target_domains(path, NAME, ["night", "snowy", "cloudy"])  # snowy only for another dataset
+    message = str(info.value)
+    assert "gen_domains names snowy, cloudy" in message and "foggy (1), night (1), rainy (1)" in message

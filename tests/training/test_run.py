@@ -327,3 +327,32 @@ def test_a_ratio_schedule_killed_mid_training_resumes_on_the_same_composition(tm
     assert {m.step for m in history} == set(range(1, iters + 1))
     for m in history:  # a step redone after the resume logged the same composition again
         assert m.value == expected[m.step - 1] / 4, (m.step, m.value)
+
+
+def test_gen_domains_keep_only_the_images_aimed_at_them_and_count_the_rest(store, tmp_path, monkeypatch):
+    import csv
+
+    monkeypatch.setenv("PROVE_CACHE_DIR", str(tmp_path / "cache"))
+    args = ["--strategy", "gen_albumentations_weather", "--max-iters", "2", "--batch-size", "4"]
+    result = invoke(*args, "--gen-domains", "night,Foggy")
+    assert result.exit_code == 0, result.output
+    (run,) = all_runs(store)
+    assert run.data.params["gen_domains"] == "foggy,night"
+    (generated,) = [d for d in run.inputs.dataset_inputs if d.tags and d.tags[0].value == "train_generated"]
+    manifest = json.loads(generated.dataset.source)["uri"].removeprefix("file://")
+    with open(manifest, newline="") as fh:  # counted here from the CSV itself
+        targets = [r["target_domain"] for r in csv.DictReader(fh)]
+    kept = sum(t in ("foggy", "night") for t in targets)
+    assert 0 < kept < len(targets)
+    assert run.data.metrics["data/generated_kept"] == kept
+    assert run.data.metrics["data/generated_dropped"] == len(targets) - kept
+    summary = json.loads(Path(store.download_artifacts(run.info.run_id, "generated_images.json")).read_text())
+    assert sum(summary["dropped"].values()) == len(targets) - kept and set(summary["kept"]) == {"foggy", "night"}
+    assert json.loads(generated.dataset.profile)["target_domains"] == summary["kept"]
+    assert f"{kept} kept, {len(targets) - kept} left out" in result.output
+
+    # a domain the manifest has no images for: a clear error, nothing in the store
+    bad = CliRunner().invoke(cli, ["train", "--strategy", "gen_physics_fog", "--max-iters", "2", "--gen-domains",
+                                   "night"])
+    assert bad.exit_code == 2 and "gen_domains names night" in bad.output and "foggy (" in bad.output
+    assert len(all_runs(store)) == 1
