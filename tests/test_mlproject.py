@@ -174,7 +174,7 @@ TYPOS = {
               ("ratio_schedule=cosine", "cosine")],
     "test": [("run_id=0123456789abcdef", "0123456789abcdef")],
     "ablation": [("preset=stage3", "stage3")],
-    "leaderboard": [("metric=mIOU_", "mIOU_")],
+    "leaderboard": [("metric=mIOU_", "mIOU_"), ("latex={tmp}", "prove did not write")],  # a folder of other files
     "import_results": [("file={tmp}/results.xlsx", "not a UTF-8 CSV"), ("file={tmp}/old.csv", "missing required")],
 }
 

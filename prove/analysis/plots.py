@@ -24,7 +24,10 @@ from prove.errors import ProveError  # noqa: E402
 def _save(fig, path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    if path.suffix == ".pdf":  # vector, and without a creation date: a rebuild is byte-identical
+        fig.savefig(path, bbox_inches="tight", metadata={"CreationDate": None})
+    else:
+        fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path
 

@@ -30,6 +30,7 @@ from prove.analysis.exclusions import Exclusion, apply_exclusions, exclusions_no
 from prove.analysis.options import DEFAULT_CD_BLOCKS, DEFAULT_METRIC
 from prove.analysis.gains import class_gains, last_checkpoint, matched_gains
 from prove.analysis.leaderboard import absolute_by_domain, breakdown, class_breakdown, family_summary, leaderboard
+from prove.analysis.latex import LatexInputs, write_latex
 from prove.analysis.noise import baseline_seed_spread, noise_summary, noise_table
 from prove.analysis.targeting import targeting_summary, targeting_table
 from prove.analysis.settings import BASE_STRATEGY, SETTING_FIELDS, label_settings, settings_present
@@ -233,6 +234,8 @@ class _Report:
     leaderboards: dict = field(default_factory=dict)  # stage -> Leaderboard
     by_domain: dict = field(default_factory=dict)  # stage -> gains by domain
     comparisons: list = field(default_factory=list)
+    named_comparisons: dict = field(default_factory=dict)  # name -> (Comparison, (column, a, b))
+    noise: dict = field(default_factory=dict)  # stage -> the baseline's seed spread per block
     class_gains: pd.DataFrame | None = None  # per-class gains (every domain), when per-class IoUs exist
 
     @property
@@ -248,8 +251,9 @@ class _Report:
 
 
 def write_report(inputs: ReportInputs, options: ReportOptions, out: str | Path,
-                 echo: Callable[[str], None] = lambda s: None) -> ReportFiles:
-    """Every section of the report, in order, into `out` (see the module docstring)."""
+                 echo: Callable[[str], None] = lambda s: None, latex: Path | None = None) -> ReportFiles:
+    """Every section of the report, in order, into `out` (see the module docstring); with
+    `latex`, its tables and figures for a paper there too (prove.analysis.latex)."""
     out = Path(out)
     kept, excluded = apply_exclusions(_selected_results(inputs, options), inputs.exclusions)
     _clean(out)
@@ -279,6 +283,12 @@ def write_report(inputs: ReportInputs, options: ReportOptions, out: str | Path,
     write_html(report)  # the same report as one self-contained page (MLflow's artifact viewer shows it)
     _runs_read(inputs, out)
     r.summary["findings"] = findings
+    if latex is not None:
+        echo("LaTeX tables and PDF figures")
+        write_latex(LatexInputs(
+            r.metric, {stage: lb.table for stage, lb in r.leaderboards.items()}, r.noise, r.by_domain,
+            {name: c for name, (c, _) in r.named_comparisons.items()},
+            {name: key for name, (_, key) in r.named_comparisons.items()}, r.gains, r.final), Path(latex))
     return ReportFiles(report, r.w.tables, r.w.plots, findings, r.summary)
 
 
@@ -366,7 +376,7 @@ def _leaderboards(r: _Report) -> None:
                 w.add(f"No matched results in {stage}: no non-baseline result has a baseline (see Unmatched).", "")
             continue
         lb = r.leaderboards[stage] = leaderboard(gains, stage=stage, n_boot=r.options.n_boot, seed=r.options.seed)
-        spread = w.table(f"noise_floor_{stage}", baseline_seed_spread(r.final, metric, stage))
+        spread = r.noise[stage] = w.table(f"noise_floor_{stage}", baseline_seed_spread(r.final, metric, stage))
         lb.table = lb.table.merge(noise_table(gains, spread, stage), on="strategy", how="left")
         lb.summary.update(noise_summary(lb.table, spread))
         r.summary["stages"][stage] = lb.summary
@@ -535,6 +545,7 @@ def _comparisons(r: _Report) -> None:
             w.add(f"### {column}: {a} vs {b}", "", f"Not compared: {exc}.", "")
             continue
         r.comparisons.append(c)
+        r.named_comparisons[name] = (c, (column, a, b))
         _comparison(r, name, c)
 
 

@@ -22,6 +22,7 @@ import click
 import pandas as pd
 
 from prove.analysis.exclusions import load_exclusions
+from prove.analysis.latex import MANIFEST_FILE as LATEX_MANIFEST, check_folder as check_latex_folder
 from prove.analysis.options import (
     DEFAULT_CD_BLOCKS, DEFAULT_EXCLUSIONS, DEFAULT_OUTPUT, LeaderboardOptions, existing_file, parse_comparisons,
     parse_filters, parse_list,
@@ -48,6 +49,7 @@ class LeaderboardRequest:
     log_run: bool = True
     experiment: str | None = None  # where the analysis run goes (default: as for train/test)
     refresh: bool = False  # rebuild the cached tables from the store
+    latex: Path | None = None  # also the paper's tables and figures (prove.analysis.latex)
 
 
 @dataclass
@@ -81,6 +83,9 @@ def request_from(options: LeaderboardOptions) -> LeaderboardRequest:
     from prove.spec import stage_of
 
     preset = _plan_preset(options.plan)
+    latex = Path(options.latex).expanduser() if options.latex else None
+    if latex is not None:
+        check_latex_folder(latex)
     report = ReportOptions(metric=options.metric, stages=tuple(stage_of(s).name for s in parse_list(options.stage)),
                            filters=canonical_filters(parse_filters(options.filter)),
                            comparisons=parse_comparisons(options.compare),
@@ -90,7 +95,7 @@ def request_from(options: LeaderboardOptions) -> LeaderboardRequest:
         experiments=parse_list(options.experiments), options=report,
         exclusions=existing_file(options.exclusions, "exclusions", DEFAULT_EXCLUSIONS),
         plan=None if preset else existing_file(options.plan, "plan"), plan_preset=preset,
-        experiment=options.experiment or None, refresh=options.refresh)
+        experiment=options.experiment or None, refresh=options.refresh, latex=latex)
 
 
 def _plan_preset(text: str) -> str:
@@ -148,19 +153,25 @@ def build_leaderboard(request: LeaderboardRequest, echo=lambda s: click.echo(s, 
     fingerprint = _fingerprint([results, classes, trainings], request)
     if marker.is_file() and (out / REPORT_FILE).is_file():
         previous = json.loads(marker.read_text())
-        if previous.get("fingerprint") == fingerprint:
+        latex_current = request.latex is None or (
+            previous.get("latex") == str(request.latex.resolve()) and (request.latex / LATEX_MANIFEST).is_file())
+        if previous.get("fingerprint") == fingerprint and latex_current:
             echo(f"nothing changed since the last report: {out / REPORT_FILE}")
             return LeaderboardOutcome(out / REPORT_FILE, out, sync, trainings_sync, True, previous.get("run_id"))
 
     marker.unlink(missing_ok=True)  # a report that fails half-way is never taken as current
     inputs = ReportInputs(results, classes, trainings, planned, exclusions,
                           source=dict(tracking_uri=uri, experiments=list(request.experiments)))
-    files = write_report(inputs, request.options, out, echo=lambda s: echo(f"computing {s}"))
+    files = write_report(inputs, request.options, out, echo=lambda s: echo(f"computing {s}"), latex=request.latex)
     for line in files.findings:
         echo(f"  {line}")
     run_id = _log_analysis_run(request, files, sync) if request.log_run else None
-    marker.write_text(json.dumps(dict(fingerprint=fingerprint, run_id=run_id)))
+    marker.write_text(json.dumps(dict(fingerprint=fingerprint, run_id=run_id,
+                                      latex=str(request.latex.resolve()) if request.latex else None)))
     echo(f"report: {files.report} (and {files.report.with_name('report.html').name}, self-contained)")
+    if request.latex is not None:
+        echo(f"LaTeX tables and figures: {request.latex} (which runs each came from: "
+             f"{request.latex / LATEX_MANIFEST})")
     if run_id:
         echo(f"analysis run {run_id}: {client.runs_url(client.experiment_id(request.experiment), run_id)}")
     return LeaderboardOutcome(files.report, out, sync, trainings_sync, False, run_id, files)
@@ -191,6 +202,8 @@ def _log_analysis_run(request: LeaderboardRequest, files: ReportFiles, sync: Syn
                         client.metric(f"compare/{name}/kendall_tau", c["kendall_tau"], 0, 0)]
         client.log_metrics(run_id, metrics)
         client.log_artifacts(run_id, request.out_dir)
+        if request.latex is not None:
+            client.log_artifacts(run_id, request.latex, "latex")
     except BaseException:
         client.end_run(run_id, "FAILED")
         raise
