@@ -24,7 +24,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("prove.spec",),  # ... then the validated request
     ("prove.tracking",),  # the store
     ("prove.training",),  # the verbs that write runs
-    ("prove.evaluation",),
+    ("prove.evaluation", "prove.quality"),
     ("prove.sweeps",),  # the verbs built on them
     ("prove.analysis",),
     ("prove.demo", "prove.cli"),  # entry points

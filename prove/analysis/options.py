@@ -33,6 +33,8 @@ class LeaderboardOptions:
                             "Columns whose combinations are the blocks of the critical-difference test.")
     experiment: str = option("", "MLflow experiment of the analysis run (default: as for train).")
     refresh: bool = option(False, "Rebuild the cached tables from the store (after `mlflow gc` or restoring a backup).")
+    quality: str = option("", "CSV of image-quality scores the group already has (generator, dataset, FID, LPIPS, "
+                          "CLIP-FID, ...), beside those `prove quality` stored: each correlated with the gain.")
     latex: str = option("", "Also write booktabs tables and vector PDF figures for a paper into this folder, with "
                         "the runs behind each (manifest.json); byte-identical while the store is unchanged.")
 

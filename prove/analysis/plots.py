@@ -230,3 +230,21 @@ def ratio_lines(spread: pd.DataFrame, path) -> Path:
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     draw_ratio_lines(ax, spread)
     return _save(fig, path)
+
+
+def draw_quality_scatter(ax, points: pd.DataFrame, title: str) -> None:
+    """A generator's quality score (x) against its strategy's mean gain (y), each point labelled."""
+    require_columns(points, ["generator", "value", "mean_gain"], "the quality points")
+    ax.scatter(points["value"], points["mean_gain"], color="tab:blue")
+    for row in points.itertuples():
+        ax.annotate(row.generator, (row.value, row.mean_gain), textcoords="offset points", xytext=(4, 3), fontsize=7)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xlabel("quality score")
+    ax.set_ylabel("mean mIoU gain over matched baseline (pp)")
+    ax.set_title(title)
+
+
+def quality_scatter(points: pd.DataFrame, path, title: str) -> Path:
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    draw_quality_scatter(ax, points, title)
+    return _save(fig, path)

@@ -32,6 +32,7 @@ from prove.analysis.gains import class_gains, last_checkpoint, matched_gains
 from prove.analysis.leaderboard import absolute_by_domain, breakdown, class_breakdown, family_summary, leaderboard
 from prove.analysis.latex import LatexInputs, write_latex
 from prove.analysis.noise import baseline_seed_spread, noise_summary, noise_table
+from prove.analysis.quality import MIN_POINTS, quality_correlations, quality_points
 from prove.analysis.targeting import targeting_summary, targeting_table
 from prove.analysis.settings import BASE_STRATEGY, SETTING_FIELDS, label_settings, settings_present
 from prove.analysis.schema import ALL_DOMAINS, METRICS, STAGES, validate_results
@@ -78,6 +79,7 @@ class ReportInputs:
     planned: pd.DataFrame | None = None  # SPEC_KEYS rows of a plan
     exclusions: Sequence[Exclusion] = ()
     source: dict = field(default_factory=dict)  # where the tables came from, shown in the header
+    quality: pd.DataFrame | None = None  # prove.quality.scores.QUALITY_COLUMNS: scores per generator x dataset
 
 
 @dataclass
@@ -392,6 +394,7 @@ def _leaderboards(r: _Report) -> None:
                f"leaderboard {stage}")
         _domains(r, stage)
         _targeting(r, stage)
+        _quality(r, stage, lb.table)
         for column in ("dataset", "model"):
             w.table(f"breakdown_{column}_{stage}", breakdown(gains, column, stage=stage))
         for by in ("strategy_family", "generator_family"):
@@ -400,6 +403,29 @@ def _leaderboards(r: _Report) -> None:
                 fam = fam[fam[by] != ""]
             w.table(f"family_{by}_{stage}", fam)
             w.add(f"By {by.replace('_', ' ')}:", "", md_table(fam), "")
+
+
+def _quality(r: _Report, stage: str, board: pd.DataFrame) -> None:
+    """Each image-quality score against the mean gain of its generator's strategy."""
+    quality = r.inputs.quality
+    if quality is None or quality.empty:
+        return
+    w = r.w
+    datasets = set(r.gains.loc[r.gains["stage"] == stage, "dataset"])
+    points = quality_points(quality, board, datasets)
+    w.add(f"### Image quality vs gain ({stage})", "")
+    if points.empty:
+        w.add("No quality score is of a generator ranked in this stage on its datasets.", "")
+        return
+    w.table(f"quality_points_{stage}", points)
+    table = w.table(f"quality_{stage}", quality_correlations(points, r.options.n_boot, r.options.seed))
+    w.add("Spearman ρ of each quality score (mean over the stage's datasets) with the generator's mean gain, "
+          f"95% bootstrap CI over generators; {MIN_POINTS} generators at least (FID, KID, LPIPS: lower is better, so "
+          "helpful quality reads as ρ < 0).", "", md_table(table, digits=3), "")
+    for (features, score), g in points.groupby(["features", "score"], sort=True):
+        safe = "".join(ch if ch.isalnum() else "_" for ch in f"{score}_{features}")
+        w.plot(f"quality_{stage}_{safe}", lambda p, g=g, t=f"Stage {stage}: {score} ({features}) vs gain":
+               plots.quality_scatter(g, p, t), f"{score} vs gain, {stage}")
 
 
 def _targeting(r: _Report, stage: str) -> None:

@@ -50,6 +50,7 @@ class LeaderboardRequest:
     experiment: str | None = None  # where the analysis run goes (default: as for train/test)
     refresh: bool = False  # rebuild the cached tables from the store
     latex: Path | None = None  # also the paper's tables and figures (prove.analysis.latex)
+    quality: pd.DataFrame | None = None  # scores from a --quality CSV, read and checked up front
 
 
 @dataclass
@@ -84,6 +85,11 @@ def request_from(options: LeaderboardOptions) -> LeaderboardRequest:
 
     preset = _plan_preset(options.plan)
     latex = Path(options.latex).expanduser() if options.latex else None
+    quality = None
+    if options.quality:
+        from prove.quality.scores import read_scores
+
+        quality = read_scores(options.quality)
     if latex is not None:
         check_latex_folder(latex)
     report = ReportOptions(metric=options.metric, stages=tuple(stage_of(s).name for s in parse_list(options.stage)),
@@ -95,7 +101,7 @@ def request_from(options: LeaderboardOptions) -> LeaderboardRequest:
         experiments=parse_list(options.experiments), options=report,
         exclusions=existing_file(options.exclusions, "exclusions", DEFAULT_EXCLUSIONS),
         plan=None if preset else existing_file(options.plan, "plan"), plan_preset=preset,
-        experiment=options.experiment or None, refresh=options.refresh, latex=latex)
+        experiment=options.experiment or None, refresh=options.refresh, latex=latex, quality=quality)
 
 
 def _plan_preset(text: str) -> str:
@@ -148,9 +154,13 @@ def build_leaderboard(request: LeaderboardRequest, echo=lambda s: click.echo(s, 
     echo(f"{sync.total_runs} test results ({sync.fetched_runs} fetched, {sync.removed_runs} removed since the "
          f"last sync); {trainings_sync.total_runs} training runs")
 
+    from prove.quality.run import quality_table
+
+    quality = pd.concat([t for t in (quality_table(experiments, uri), request.quality) if t is not None],
+                        ignore_index=True)
     out = request.out_dir
     marker = out / FINGERPRINT_FILE
-    fingerprint = _fingerprint([results, classes, trainings], request)
+    fingerprint = _fingerprint([results, classes, trainings, quality], request)
     if marker.is_file() and (out / REPORT_FILE).is_file():
         previous = json.loads(marker.read_text())
         latex_current = request.latex is None or (
@@ -161,7 +171,7 @@ def build_leaderboard(request: LeaderboardRequest, echo=lambda s: click.echo(s, 
 
     marker.unlink(missing_ok=True)  # a report that fails half-way is never taken as current
     inputs = ReportInputs(results, classes, trainings, planned, exclusions,
-                          source=dict(tracking_uri=uri, experiments=list(request.experiments)))
+                          source=dict(tracking_uri=uri, experiments=list(request.experiments)), quality=quality)
     files = write_report(inputs, request.options, out, echo=lambda s: echo(f"computing {s}"), latex=request.latex)
     for line in files.findings:
         echo(f"  {line}")

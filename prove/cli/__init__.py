@@ -28,6 +28,7 @@ from prove.errors import ProveError
 from prove.settings import COMMAND_ENV
 from prove.evaluation.options import TestOptions
 from prove.spec import TrainSpec, option
+from prove.quality.options import QualityOptions
 from prove.sweeps.options import AblationOptions
 from prove.tracking.options import ImportOptions
 from prove.tracking.server import ServerOptions
@@ -63,7 +64,7 @@ REQUESTS: dict[str, tuple] = {
     "trust-checkpoint": (TrustOptions,), "train": (TrainSpec, TrainOptions), "test": (TestOptions, TrainSpec),
     "leaderboard": (LeaderboardOptions,), "import-results": (ImportOptions,), "demo": (DemoOptions,),
     "ablation": (AblationOptions,), "server": (ServerOptions,), "generate": (GenerateOptions,),
-    "adopt": (AdoptOptions,),
+    "adopt": (AdoptOptions,), "quality": (QualityOptions,),
 }
 
 
@@ -192,6 +193,17 @@ def leaderboard_command(**values) -> None:
     from prove.analysis.run import build_leaderboard, request_from
 
     click.echo(str(build_leaderboard(request_from(LeaderboardOptions(**values))).report))
+
+
+@verb("quality")
+def quality_command(**values) -> None:
+    """KID and FID of generated images against real images of their target domain (or --import-csv scores)."""
+    from prove.quality.run import run_quality
+
+    results = run_quality(QualityOptions(**values))
+    click.echo(json.dumps([dict(generator=r.generator, dataset=r.dataset, target_domain=r.target_domain,
+                                features=r.features, FID=r.fid, KID=r.kid, KID_std=r.kid_std, run_id=r.run_id)
+                           for r in results]))
 
 
 @verb("adopt")

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ENTRY_POINTS: tuple[tuple[str, str], ...] = (
     ("main", "demo"), ("demo", "demo"), ("train", "train"), ("test", "test"), ("ablation", "ablation"),
     ("leaderboard", "leaderboard"), ("import_results", "import-results"), ("doctor", "doctor"), ("list", "list"),
-    ("models", "models"),
+    ("models", "models"), ("quality", "quality"),
 )
 
 # (docs file, marker, generator): the text between `<!-- marker ... -->` and `<!-- /marker -->`.

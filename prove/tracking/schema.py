@@ -10,8 +10,8 @@ import re
 
 # -- run kinds (tag KIND) ---------------------------------------------------------------------
 # `launch`: an `mlflow run` launcher run of prove <= 0.x stores (none are made any more; analyses skip them)
-TRAIN, TEST, SWEEP, ANALYSIS, LAUNCH = "train", "test", "sweep", "analysis", "launch"
-KINDS: tuple[str, ...] = (TRAIN, TEST, SWEEP, ANALYSIS, LAUNCH)
+TRAIN, TEST, SWEEP, ANALYSIS, LAUNCH, QUALITY = "train", "test", "sweep", "analysis", "launch", "quality"
+KINDS: tuple[str, ...] = (TRAIN, TEST, SWEEP, ANALYSIS, LAUNCH, QUALITY)
 
 # -- tags on every run prove writes --------------------------------------------------------------
 KIND = "prove.kind"  # one of KINDS
