@@ -16,6 +16,19 @@ TINY = {"dataset": "weather_bench", "model": "fcn_r18-tiny", "stage": "s1", "max
         "eval_interval": 4}
 
 
+def sweep_and_report(tmp_path, monkeypatch, name: str, grid: list[dict]):
+    """`prove ablation` of a tiny sweep on the embedded benchmark, then `prove leaderboard`; the report folder."""
+    private_store(tmp_path, monkeypatch, PROVE_WORK_DIR=tmp_path / "work", PROVE_CACHE_DIR=tmp_path / "cache")
+    sweep = tmp_path / f"{name}.yaml"
+    sweep.write_text(yaml.safe_dump({"name": name, "fixed": TINY, "grid": grid}))
+    result = CliRunner().invoke(cli, ["ablation", "--sweep", str(sweep)])
+    assert result.exit_code == 0, result.output[-3000:]
+    out = tmp_path / "report"
+    result = CliRunner().invoke(cli, ["leaderboard", "--output", str(out)])
+    assert result.exit_code == 0, result.output[-3000:]
+    return out
+
+
 def test_the_curriculum_preset_is_the_designed_grid():
     specs = PRESETS.get("curriculum").sweep().planned_specs()  # blocked here: no BDD10k, no manifest
     by_schedule = {s.ratio_schedule: s for s in specs if s.strategy == CURRICULUM_STRATEGY}
@@ -27,18 +40,9 @@ def test_the_curriculum_preset_is_the_designed_grid():
 
 @pytest.mark.slow
 def test_a_curriculum_sweep_ranks_each_schedule_apart(tmp_path, monkeypatch):
-    private_store(tmp_path, monkeypatch, PROVE_WORK_DIR=tmp_path / "work", PROVE_CACHE_DIR=tmp_path / "cache")
-    sweep = tmp_path / "curriculum.yaml"
-    sweep.write_text(yaml.safe_dump({
-        "name": "curriculum-demo", "fixed": TINY,
-        "grid": [{"strategy": ["gen_physics_fog"], "ratio": [0.5],
-                  "ratio_schedule": ["constant", "linear", "early", "late"]},
-                 {"strategy": ["baseline"]}]}))
-    result = CliRunner().invoke(cli, ["ablation", "--sweep", str(sweep)])
-    assert result.exit_code == 0, result.output[-3000:]
-    out = tmp_path / "report"
-    result = CliRunner().invoke(cli, ["leaderboard", "--output", str(out)])
-    assert result.exit_code == 0, result.output[-3000:]
+    out = sweep_and_report(tmp_path, monkeypatch, "curriculum-demo", [
+        {"strategy": ["gen_physics_fog"], "ratio": [0.5], "ratio_schedule": ["constant", "linear", "early", "late"]},
+        {"strategy": ["baseline"]}])
     board = pd.read_csv(out / "tables" / "leaderboard_s1.csv")
     # never pooled into one gen_physics_fog: each schedule is its own row
     assert set(board["strategy"]) == {f"gen_physics_fog [ratio_schedule={s}]"
@@ -55,17 +59,9 @@ def test_the_targeted_preset_is_one_run_per_target_domain():
 
 @pytest.mark.slow
 def test_a_targeted_sweep_shows_what_targeting_one_domain_does_to_the_others(tmp_path, monkeypatch):
-    private_store(tmp_path, monkeypatch, PROVE_WORK_DIR=tmp_path / "work", PROVE_CACHE_DIR=tmp_path / "cache")
-    sweep = tmp_path / "targeted.yaml"
-    sweep.write_text(yaml.safe_dump({
-        "name": "targeted-demo", "fixed": TINY,
-        "grid": [{"strategy": ["gen_albumentations_weather"], "gen_domains": ["", "night", "foggy"]},
-                 {"strategy": ["baseline"]}]}))
-    result = CliRunner().invoke(cli, ["ablation", "--sweep", str(sweep)])
-    assert result.exit_code == 0, result.output[-3000:]
-    out = tmp_path / "report"
-    result = CliRunner().invoke(cli, ["leaderboard", "--output", str(out)])
-    assert result.exit_code == 0, result.output[-3000:]
+    out = sweep_and_report(tmp_path, monkeypatch, "targeted-demo", [
+        {"strategy": ["gen_albumentations_weather"], "gen_domains": ["", "night", "foggy"]},
+        {"strategy": ["baseline"]}])
     summary = pd.read_csv(out / "tables" / "targeting_summary_s1.csv", keep_default_na=False)
     assert sorted(summary["gen_domains"]) == ["all", "foggy", "night"]
     table = pd.read_csv(out / "tables" / "targeting_s1.csv", keep_default_na=False)
