@@ -40,26 +40,28 @@ class LatexInputs:
     leaderboards: dict[str, pd.DataFrame] = field(default_factory=dict)  # stage -> leaderboard (+ noise columns)
     noise: dict[str, pd.DataFrame] = field(default_factory=dict)  # stage -> baseline seed spread per block
     domains: dict[str, pd.DataFrame] = field(default_factory=dict)  # stage -> breakdown by domain
-    comparisons: dict[str, object] = field(default_factory=dict)  # name -> prove.analysis.compare.Comparison
-    comparison_columns: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # name -> (column, a, b)
+    # name -> (prove.analysis.compare.Comparison, (column, a, b))
+    comparisons: dict[str, tuple[object, tuple[str, str, str]]] = field(default_factory=dict)
     gains: pd.DataFrame | None = None  # the labelled matched gains (run ids of every number)
     final: pd.DataFrame | None = None  # the results the gains came from (test run -> training run)
 
 
-def check_folder(folder: Path) -> None:
-    """Refuse a folder that exists and holds files an earlier --latex did not write."""
+def check_folder(folder: Path) -> dict | None:
+    """Refuse a folder that exists and holds files an earlier --latex did not write; the manifest
+    of that earlier --latex, if any."""
     if not folder.exists():
-        return
+        return None
     if not folder.is_dir():
         raise ProveError(f"--latex {folder}: exists and is not a folder")
     entries = sorted(p.name for p in folder.iterdir())
     if not entries:
-        return
+        return None
     owned = _manifest(folder)
     if owned is None:
         raise ProveError(f"--latex {folder}: the folder holds files prove did not write ({', '.join(entries[:5])}"
                          f"{', ...' if len(entries) > 5 else ''}); pass a new or empty folder, or one an earlier "
                          f"--latex wrote (it has {MANIFEST_FILE})")
+    return owned
 
 
 def _manifest(folder: Path) -> dict | None:
@@ -75,14 +77,18 @@ def escape(text: object) -> str:
     return "".join(_SPECIAL.get(c, c) for c in str(text))
 
 
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def _num(value, digits: int = 2, sign: bool = False) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if _missing(value):
         return "--"
     return f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
 
 
 def _p(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if _missing(value):
         return "--"
     return f"{value:.3f}" if value >= 0.001 else r"$<$0.001"
 
@@ -164,11 +170,11 @@ def _gain_runs(gains: pd.DataFrame) -> set[str]:
 def write_latex(inputs: LatexInputs, folder: Path) -> dict[str, Path]:
     """Write every table and figure into `folder` (see the module doc); returns name -> path."""
     from prove.analysis import plots
+    from prove.analysis.noise import baseline_rows
     from prove.analysis.schema import ALL_DOMAINS
 
-    check_folder(folder)
+    previous = check_folder(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    previous = _manifest(folder)
     for name in (previous or {}).get("files", {}):
         (folder / name).unlink(missing_ok=True)
     files: dict[str, dict] = {}
@@ -196,11 +202,9 @@ def write_latex(inputs: LatexInputs, folder: Path) -> dict[str, Path]:
                 t, p, title=f"Stage {st}: mean gain by domain (pp)"), domain_runs)
         spread = inputs.noise.get(stage)
         if spread is not None and (spread["n_seeds"] >= 2).any():
-            base = inputs.final[(inputs.final["stage"] == stage) & (inputs.final["strategy_family"] == "baseline")
-                                & (inputs.final["domain"] == ALL_DOMAINS)]
+            base = baseline_rows(inputs.final[inputs.final["stage"] == stage])
             put(f"noise_floor_{stage}.tex", noise_tex(stage, spread, metric), _runs(inputs, set(base["run_id"])))
-    for name, c in sorted(inputs.comparisons.items()):
-        column, a, b = inputs.comparison_columns[name]
+    for name, (c, (column, a, b)) in sorted(inputs.comparisons.items()):
         rows = gains[gains[column].astype(str).isin([a, b]) & (gains["domain"] == ALL_DOMAINS)]
         runs = _runs(inputs, _gain_runs(rows))
         put(f"compare_{name}.tex", comparison_tex(name, c), runs)

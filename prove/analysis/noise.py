@@ -46,7 +46,7 @@ def holm(p_values) -> np.ndarray:
     return out
 
 
-def _baseline_rows(final: pd.DataFrame, domain: str) -> pd.DataFrame:
+def baseline_rows(final: pd.DataFrame, domain: str = ALL_DOMAINS) -> pd.DataFrame:
     family = final["strategy_family"] == BASELINE_FAMILY
     return final[family & (final["domain"] == domain)]
 
@@ -55,7 +55,7 @@ def baseline_seed_spread(final: pd.DataFrame, metric: str = "mIoU", stage: str |
                          domain: str = ALL_DOMAINS) -> pd.DataFrame:
     """One row per baseline block: MATCH_KEYS, n_seeds, mean_<metric>, seed_sd (NaN with one seed)."""
     require_columns(final, [*MATCH_KEYS, "seed", "strategy_family", metric], "the result table")
-    base = _baseline_rows(final, domain)
+    base = baseline_rows(final, domain)
     if stage is not None:
         base = base[base["stage"] == stage]
     keys = list(MATCH_KEYS)
@@ -65,10 +65,15 @@ def baseline_seed_spread(final: pd.DataFrame, metric: str = "mIoU", stage: str |
     return spread.sort_values(keys).reset_index(drop=True)
 
 
+def _with_seeds(n_seeds, sds) -> np.ndarray:
+    """Which blocks say something about seed noise: two or more seeds, so an SD."""
+    return (np.asarray(n_seeds, dtype=float) >= 2) & ~np.isnan(np.asarray(sds, dtype=float))
+
+
 def pooled_sd(n_seeds, sds) -> float:
     """The pooled standard deviation of blocks with n_i >= 2 seeds (NaN when there is none)."""
     n, s = np.asarray(n_seeds, dtype=float), np.asarray(sds, dtype=float)
-    keep = (n >= 2) & ~np.isnan(s)
+    keep = _with_seeds(n, s)
     dof = (n[keep] - 1).sum()
     return float(np.sqrt(((n[keep] - 1) * s[keep] ** 2).sum() / dof)) if dof > 0 else float("nan")
 
@@ -85,12 +90,13 @@ def noise_table(gains: pd.DataFrame, spread: pd.DataFrame, stage: str, domain: s
     for strategy, g in rows.groupby("strategy", sort=True):
         blocks = g.groupby(keys, dropna=False)["gain"].mean().reset_index()
         noise = blocks.merge(spread, on=keys, how="left")
-        sd = pooled_sd(noise["n_seeds"].fillna(0), noise["seed_sd"])
+        n_seeds = noise["n_seeds"].fillna(0)
+        sd = pooled_sd(n_seeds, noise["seed_sd"])
         mean_gain = float(g["gain"].mean())
         x = blocks["gain"].to_numpy(float)
         w, p = _wilcoxon(x)
         records.append({"strategy": strategy, "n_blocks": int(len(blocks)), "noise_sd": sd,
-                        "noise_blocks": int(((noise["n_seeds"] >= 2) & noise["seed_sd"].notna()).sum()),
+                        "noise_blocks": int(_with_seeds(n_seeds, noise["seed_sd"]).sum()),
                         "within_noise": bool(abs(mean_gain) < sd) if not np.isnan(sd) else False,
                         "wilcoxon_W": w, "wilcoxon_p": p})
     table = pd.DataFrame(records)
@@ -109,7 +115,7 @@ def _wilcoxon(x: np.ndarray) -> tuple[float, float]:
 
 def noise_summary(table: pd.DataFrame, spread: pd.DataFrame) -> dict:
     """The stage's pooled noise floor and how many strategies are within it or pass Holm at 0.05."""
-    blocks = spread[(spread["n_seeds"] >= 2) & spread["seed_sd"].notna()]
-    return {"noise_sd": pooled_sd(blocks["n_seeds"], blocks["seed_sd"]), "noise_blocks": int(len(blocks)),
+    return {"noise_sd": pooled_sd(spread["n_seeds"], spread["seed_sd"]),
+            "noise_blocks": int(_with_seeds(spread["n_seeds"], spread["seed_sd"]).sum()),
             "n_within_noise": int(table["within_noise"].sum()),
             "n_holm_05": int((table["wilcoxon_p_holm"] < 0.05).sum())}

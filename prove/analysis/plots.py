@@ -48,7 +48,7 @@ def draw_leaderboard(ax, table: pd.DataFrame, title: str | None = None) -> None:
     # a gain inside the seed noise floor (prove.analysis.noise) is drawn hollow over a grey band
     within = table["within_noise"].to_numpy(bool) if "within_noise" in table else np.zeros(len(table), bool)
     ax.bar(x, gain, yerr=err, capsize=3, color=[c if not w else "white" for c, w in zip(colors, within)],
-           edgecolor=colors, hatch=None)
+           edgecolor=colors)
     if "noise_sd" in table and np.isfinite(table["noise_sd"].to_numpy(float)).any():
         sd = table["noise_sd"].to_numpy(float)
         ax.bar(x, 2 * sd, bottom=-sd, width=1.0, color="grey", alpha=0.2, zorder=0,

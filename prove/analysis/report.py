@@ -235,8 +235,7 @@ class _Report:
     summary: dict = field(default_factory=dict)
     leaderboards: dict = field(default_factory=dict)  # stage -> Leaderboard
     by_domain: dict = field(default_factory=dict)  # stage -> gains by domain
-    comparisons: list = field(default_factory=list)
-    named_comparisons: dict = field(default_factory=dict)  # name -> (Comparison, (column, a, b))
+    comparisons: dict = field(default_factory=dict)  # name -> (Comparison, (column, a, b))
     noise: dict = field(default_factory=dict)  # stage -> the baseline's seed spread per block
     class_gains: pd.DataFrame | None = None  # per-class gains (every domain), when per-class IoUs exist
 
@@ -277,7 +276,8 @@ def write_report(inputs: ReportInputs, options: ReportOptions, out: str | Path,
     echo("coverage")
     _coverage_and_validation(r)
     _convergence(r)
-    findings = _findings(r.leaderboards, r.baseline_domains, r.comparisons, r.metric, r.by_domain)
+    findings = _findings(r.leaderboards, r.baseline_domains, [c for c, _ in r.comparisons.values()], r.metric,
+                         r.by_domain)
     header_end = r.w.md.index("## Exclusions")
     r.w.md[header_end:header_end] = ["## Key findings", "", *[f"- {f}" for f in findings], ""]
     report = out / REPORT_FILE
@@ -289,8 +289,7 @@ def write_report(inputs: ReportInputs, options: ReportOptions, out: str | Path,
         echo("LaTeX tables and PDF figures")
         write_latex(LatexInputs(
             r.metric, {stage: lb.table for stage, lb in r.leaderboards.items()}, r.noise, r.by_domain,
-            {name: c for name, (c, _) in r.named_comparisons.items()},
-            {name: key for name, (_, key) in r.named_comparisons.items()}, r.gains, r.final), Path(latex))
+            r.comparisons, r.gains, r.final), Path(latex))
     return ReportFiles(report, r.w.tables, r.w.plots, findings, r.summary)
 
 
@@ -570,8 +569,7 @@ def _comparisons(r: _Report) -> None:
         except ProveError as exc:
             w.add(f"### {column}: {a} vs {b}", "", f"Not compared: {exc}.", "")
             continue
-        r.comparisons.append(c)
-        r.named_comparisons[name] = (c, (column, a, b))
+        r.comparisons[name] = (c, (column, a, b))
         _comparison(r, name, c)
 
 

@@ -9,7 +9,6 @@ in a stage when some of its results there have a non-empty `gen_domains`; its un
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from prove.analysis.schema import ALL_DOMAINS, require_columns
@@ -43,14 +42,13 @@ def targeting_summary(table: pd.DataFrame) -> pd.DataFrame:
     for (base, gen_domains, strategy), g in table.groupby(["base_strategy", "gen_domains", "strategy"], sort=True):
         per = g[g["domain"] != ALL_DOMAINS]
         other = per[~per["targeted"] & (per["domain"] != CLEAR_DAY)]
-        overall = g.loc[g["domain"] == ALL_DOMAINS, "mean_gain"]
-        records.append({
+        overall = g[g["domain"] == ALL_DOMAINS]  # one row per setting
+        records.append({  # the mean of no domain is NaN
             "base_strategy": base, "gen_domains": gen_domains or "all", "strategy": strategy,
-            "gain_targeted": float(per.loc[per["targeted"], "mean_gain"].mean()) if per["targeted"].any() else np.nan,
-            "gain_other_adverse": float(other["mean_gain"].mean()) if len(other) else np.nan,
-            "gain_clear_day": float(per.loc[per["domain"] == CLEAR_DAY, "mean_gain"].mean())
-            if (per["domain"] == CLEAR_DAY).any() else np.nan,
-            "gain_all": float(overall.iloc[0]) if len(overall) else np.nan,
-            "n_pairs": int(g.loc[g["domain"] == ALL_DOMAINS, "n_pairs"].sum()),
+            "gain_targeted": float(per.loc[per["targeted"], "mean_gain"].mean()),
+            "gain_other_adverse": float(other["mean_gain"].mean()),
+            "gain_clear_day": float(per.loc[per["domain"] == CLEAR_DAY, "mean_gain"].mean()),
+            "gain_all": float(overall["mean_gain"].mean()),
+            "n_pairs": int(overall["n_pairs"].sum()),
         })
     return pd.DataFrame(records, columns=list(SUMMARY_COLUMNS))

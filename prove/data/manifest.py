@@ -30,7 +30,7 @@ from __future__ import annotations
 import csv
 import logging
 import os
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
@@ -219,11 +219,8 @@ def _datasets_of(path: str, size: int, mtime_ns: int) -> frozenset[str]:
 def target_domain_counts(path: str | os.PathLike, dataset: str) -> dict[str, int]:
     """Rows per target_domain among a manifest's rows of `dataset` (a light read: no row checked)."""
     wanted = _canonical(dataset)
-    counts: dict[str, int] = {}
-    for _, row in _read_rows(Path(path)):
-        if _canonical(row.get("dataset", "")) == wanted:
-            counts[row.get("target_domain", "")] = counts.get(row.get("target_domain", ""), 0) + 1
-    return counts
+    return dict(Counter(row.get("target_domain", "") for _, row in _read_rows(Path(path))
+                        if _canonical(row.get("dataset", "")) == wanted))
 
 
 def check_target_domains(path: str | os.PathLike, dataset: str, domains: Iterable[str]) -> dict[str, int]:
@@ -246,11 +243,8 @@ def select_target_domains(entries: Iterable[ManifestEntry], domains: Iterable[st
     if not domains:
         return entries, {}
     wanted = set(domains)
-    dropped: dict[str, int] = {}
-    for e in entries:
-        if e.target_domain not in wanted:
-            dropped[e.target_domain] = dropped.get(e.target_domain, 0) + 1
-    return tuple(e for e in entries if e.target_domain in wanted), dropped
+    kept = tuple(e for e in entries if e.target_domain in wanted)
+    return kept, dict(Counter(e.target_domain for e in entries if e.target_domain not in wanted))
 
 
 def write_manifest(path: str | os.PathLike, rows: Iterable[Mapping[str, str]]) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prove.spec import EXPERIMENT_HELP, option
+from prove.spec import EXPERIMENT_HELP, TrainSpec, help_of, option
 
 
 @dataclass(frozen=True)
@@ -12,9 +12,9 @@ class QualityOptions:
     generator: str = option("", "The generator, as its strategy (gen_Img2Img) or its name (Img2Img); "
                             "`prove list generators`.")
     dataset: str = option("weather_bench", "Dataset whose real images of each target domain are the reference.")
-    data_root: str = option("", "Dataset root (default: $PROVE_<DATASET>_ROOT; the embedded benchmark needs none).")
-    domain_csv: str = option("", "CSV image,domain for datasets without weather tags.")
-    manifest: str = option("", "Generated-images manifest CSV (needed for external generators).")
+    data_root: str = option("", help_of(TrainSpec, "data_root"))
+    domain_csv: str = option("", help_of(TrainSpec, "domain_csv"))
+    manifest: str = option("", help_of(TrainSpec, "manifest"))
     target_domains: str = option("", "Target domains to score, comma-separated (default: every one the manifest "
                                  "aims at for this dataset).")
     features: str = option("", "Feature extractor: inception (torch-fidelity; fetches its weights once) or the "

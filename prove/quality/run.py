@@ -56,7 +56,8 @@ def _load(paths, limit: int, seed: int) -> list[np.ndarray]:
 def plan(o: QualityOptions):
     """(generator, adapter, manifest path, domain -> (generated paths, real paths)), all checked
     before any feature is computed or anything is written."""
-    from prove.data.manifest import check_target_domains, load_manifest, target_domain_counts
+    from prove.data.base import open_adapter
+    from prove.data.manifest import check_target_domains, load_manifest
     from prove.spec import TrainSpec
     from prove.training.resolve import prepare_data
 
@@ -66,14 +67,12 @@ def plan(o: QualityOptions):
     spec = TrainSpec.create(strategy=f"gen_{generator}", dataset=o.dataset, data_root=o.data_root,
                             domain_csv=o.domain_csv, manifest=o.manifest, stage="s2")
     data = prepare_data(spec)
-    from prove.data.base import open_adapter
-
     adapter = open_adapter(spec.dataset, data.root or None, data.domain_csv or None, data.split_csv or None)
     wanted = [d.strip() for d in o.target_domains.split(",") if d.strip()]
-    counts = check_target_domains(data.manifest, adapter.name, wanted) if wanted else \
-        target_domain_counts(data.manifest, adapter.name)
-    domains = wanted or sorted(d for d in counts if d)
+    if wanted:  # a light read first: a domain the manifest lacks is named before images are checked
+        check_target_domains(data.manifest, adapter.name, wanted)
     manifest = load_manifest(data.manifest, {adapter.name: adapter}, dataset=adapter.name, drop_invalid=True)
+    domains = wanted or sorted({e.target_domain for e in manifest.entries if e.target_domain})
     real = [s for split in adapter.splits for s in adapter.samples(split, need_domains=True)]
     sides = {}
     for domain in domains:

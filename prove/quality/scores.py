@@ -17,7 +17,6 @@ import pandas as pd
 
 from prove.errors import ProveError
 
-KEY_COLUMNS = ("generator", "dataset", "target_domain")
 GENERATOR_SPELLINGS = ("generator", "method", "strategy")
 QUALITY_COLUMNS = ("generator", "dataset", "target_domain", "features", "score", "value", "source", "run_id")
 

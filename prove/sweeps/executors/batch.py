@@ -109,17 +109,15 @@ def array_status(elements: list):
     first), then failed if any failed, canceled if any was, completed otherwise."""
     from psij import JobState
 
+    def precedence(status) -> int:
+        if not status.state.final:
+            return 0 if status.state == JobState.ACTIVE else 1
+        return {JobState.FAILED: 2, JobState.CANCELED: 3}.get(status.state, 4)
+
     by_job: dict[str, list] = {}
     for native_id, status in elements:
         by_job.setdefault(native_id, []).append(status)
-    combined = {}
-    for native_id, statuses in by_job.items():
-        live = [s for s in statuses if not s.state.final]
-        order = ([s for s in live if s.state == JobState.ACTIVE] + live) if live else (
-            [s for s in statuses if s.state == JobState.FAILED] + [s for s in statuses if s.state == JobState.CANCELED]
-            + statuses)
-        combined[native_id] = order[0]
-    return combined
+    return {native_id: min(statuses, key=precedence) for native_id, statuses in by_job.items()}
 
 
 SCHEDULERS: dict[str, Scheduler] = {s.name: s for s in (
