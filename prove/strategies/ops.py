@@ -205,11 +205,23 @@ def rotate(magnitude: float, height: int, width: int) -> np.ndarray:
     return cv2.getRotationMatrix2D(((width - 1) / 2.0, (height - 1) / 2.0), magnitude, 1.0)
 
 
+def _warp_dtype(array: np.ndarray) -> type:
+    if np.issubdtype(array.dtype, np.integer) and (array.size == 0 or array.min() >= 0):
+        top = array.max() if array.size else 0
+        for dtype in (np.uint8, np.uint16):
+            if top <= np.iinfo(dtype).max:
+                return dtype
+    return np.float32  # exact for ids below 2**24
+
+
 def _warp(array: np.ndarray, matrix: np.ndarray, interpolation: int, fill: float) -> np.ndarray:
     height, width = array.shape[:2]
     source = array
     if array.dtype not in (np.uint8, np.uint16, np.int16, np.float32, np.float64):
-        source = array.astype(np.float32)  # e.g. int64 label maps; exact below 2**24
+        # e.g. int64 label maps: through the smallest integer type their ids fit, since OpenCV 5's
+        # nearest-neighbour paths for float32 and uint16 can pick another source pixel than the
+        # uint8 path does at ties, and every seg field must move exactly as gt_seg_map (uint8)
+        source = array.astype(_warp_dtype(array))
     out = cv2.warpAffine(source, matrix.astype(np.float64), (width, height), flags=interpolation,
                          borderMode=cv2.BORDER_CONSTANT, borderValue=(fill,) * 4)
     return out.reshape(array.shape).astype(array.dtype, copy=False)  # cv2 drops a trailing 1-channel axis
