@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import pickle
 import random
 from pathlib import Path
 from typing import Any, Sequence
@@ -94,6 +95,17 @@ class ProveSegDataset(BaseSegDataset):
     def prepare_data(self, idx):
         single_thread_in_worker()  # N loader workers use N cores (prove.settings)
         return super().prepare_data(idx)
+
+    def _serialize_data(self) -> tuple[np.ndarray, np.ndarray]:
+        """mmengine's serialisation (one byte buffer the loader workers share) without its
+        `gc.collect()`: the cleared list's dicts are freed by reference counting anyway, and a
+        full collection walks every object of the process (torch, mmseg, MLflow), 0.4-1.3 s per
+        dataset built: a training and its tests build several."""
+        buffers = [np.frombuffer(pickle.dumps(info, protocol=4), dtype=np.uint8) for info in self.data_list]
+        address = np.cumsum(np.asarray([len(b) for b in buffers], dtype=np.int64))
+        data = np.concatenate(buffers) if buffers else np.zeros(0, dtype=np.uint8)
+        self.data_list.clear()
+        return data, address
 
     def load_data_list(self) -> list[dict]:
         kind = self.source["kind"]

@@ -29,10 +29,9 @@ from prove.compat import install
 install()
 
 import torch  # noqa: E402
-from mmengine.config import Config  # noqa: E402
 from mmengine.dist import broadcast_object_list, get_dist_info, init_dist, is_distributed  # noqa: E402
 
-from prove.compat.runner import ProveRunner  # noqa: E402
+from prove.compat.runner import FormattedOnce, ProveRunner  # noqa: E402
 from prove.errors import ProveError  # noqa: E402
 from prove.files import write_json  # noqa: E402
 from prove.settings import limit_threads, stale_after_s, stop_image_threads_before_fork  # noqa: E402
@@ -87,7 +86,7 @@ def train(spec: TrainSpec, force: bool = False, experiment: str | None = None, e
         _echo(f"  in the MLflow UI: {client.runs_url(decision.exp_id, decision.run_id)}")
         return TrainOutcome(decision.run_id, "skipped", decision.work_dir or "", resolved.spec_hash)
     work_dir = decision.work_dir
-    cfg = build_config(resolved, work_dir, cuda=cuda, launcher=launcher)
+    cfg = FormattedOnce(build_config(resolved, work_dir, cuda=cuda, launcher=launcher))  # its text made once
     run_id = _broadcast(_open_run(resolved, decision, work_dir) if rank == 0 else None)  # 3.
     try:
         _prepare_work_dir(resolved, decision, cfg, work_dir, rank, run_id)
@@ -271,7 +270,7 @@ def _targeted(run_id: str, manifest, domains: tuple[str, ...]):
     return dataclasses.replace(manifest, entries=kept)
 
 
-def _prepare_work_dir(resolved: ResolvedTraining, decision: Decision, cfg: dict, work_dir: str, rank: int,
+def _prepare_work_dir(resolved: ResolvedTraining, decision: Decision, cfg: FormattedOnce, work_dir: str, rank: int,
                       run_id: str) -> None:
     if cfg["precision"] == "tf32":
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -281,7 +280,7 @@ def _prepare_work_dir(resolved: ResolvedTraining, decision: Decision, cfg: dict,
         _write_owner(work_dir, run_id, decision.exp_id, resolved.spec_hash)
     if decision.start and decision.action == "new" and rank == 0:
         start_from_checkpoint(decision.start, work_dir)
-    Config(cfg).dump(str(Path(work_dir) / "config.py"))
+    cfg.dump(str(Path(work_dir) / "config.py"))
 
 
 def start_from_checkpoint(start: tuple[int, str], work_dir: str) -> None:
@@ -330,9 +329,9 @@ def _register_hooks(runner, resolved: ResolvedTraining, run_id: str, work_dir: s
     return hooks
 
 
-def _run_loop(resolved: ResolvedTraining, cfg: dict, run_id: str, work_dir: str, start, extra_hooks,
+def _run_loop(resolved: ResolvedTraining, cfg: FormattedOnce, run_id: str, work_dir: str, start, extra_hooks,
               rank: int) -> None:
-    runner = ProveRunner.from_cfg(Config(cfg))
+    runner = ProveRunner.from_cfg(cfg)
     hooks = _register_hooks(runner, resolved, run_id, work_dir, start, extra_hooks, rank)
     stop_image_threads_before_fork(cfg["train_dataloader"]["num_workers"])
     try:
