@@ -6,6 +6,8 @@ files we vouch for. This subclass writes the trust sidecar right after each save
 checkpoint of a prove run (periodic, best, last) resumes. Remove together with
 `prove.compat.checkpoint`.
 
+Its logger keeps the stack's known messages off the console (`prove.compat.console`).
+
 MMEngine formats the whole config with yapf (`Config.pretty_text`) each time it dumps the
 config and at every checkpoint it saves (the text goes into the checkpoint's meta): 11 times
 in a 5-checkpoint training, 0.1-0.7 s each on 2 cores, more than the training itself in a
@@ -20,6 +22,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from prove.compat.checkpoint import mark_written_by_prove
+from prove.compat.console import attach_training_log
 
 
 class FormattedOnce(Config):
@@ -39,6 +42,18 @@ class ProveRunner(Runner):
     def from_cfg(cls, cfg) -> "ProveRunner":
         # the runner deep-copies its config: a FormattedOnce keeps its class and its text
         return super().from_cfg(cfg if isinstance(cfg, FormattedOnce) else FormattedOnce(dict(cfg)))
+
+    def build_logger(self, *args, **kwargs):
+        logger = super().build_logger(*args, **kwargs)
+        attach_training_log(logger)  # the stack's known messages: in this log file, not on the console
+        return logger
+
+    def load_or_resume(self) -> None:
+        # A fresh work dir has nothing to resume: mmengine would print "Did not find
+        # last_checkpoint to be resumed." on every new training.
+        if self._resume and self._load_from is None and not osp.isfile(osp.join(self.work_dir, "last_checkpoint")):
+            self._resume = False
+        super().load_or_resume()
 
     def save_checkpoint(self, out_dir, filename, *args, **kwargs):
         super().save_checkpoint(out_dir, filename, *args, **kwargs)

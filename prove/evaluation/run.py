@@ -20,6 +20,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from prove.compat.console import quiet_console
 from prove.data import DATASETS
 from prove.data.base import default_test_split, open_adapter
 from prove.data.labels import CLASSES
@@ -237,19 +238,18 @@ def run_test(request: TestTarget, iteration: int, checkpoint: str, force: bool, 
 @contextmanager
 def _image_progress(total: int, label: str, every_s: float = 10.0):
     """A live bar over the test images on a terminal; else a line every `every_s` seconds."""
-    from prove.progress import LiveBar, Progress, interactive
+    from prove.progress import LiveBar, Lines, interactive
 
-    progress = Progress(total)
     bar = LiveBar(total, label) if interactive() else None
-    last = [time.monotonic()]
+    lines = None if bar is not None else Lines(f"[{label}]", total, every_s)
+    done = [0]
 
     def counted() -> None:
-        progress.advance()
+        done[0] += 1
         if bar is not None:
-            bar.update(progress.done)
-        elif time.monotonic() - last[0] >= every_s:
-            last[0] = time.monotonic()
-            click.echo(f"[{label}] {progress.done}/{total} images ({progress.status()})", err=True)
+            bar.update(done[0])
+        elif done[0] < total:  # the result table says the last one
+            lines.update(done[0], "images")
 
     try:
         yield counted
@@ -284,6 +284,7 @@ def _family(spec: TrainSpec) -> str:
     return parse_strategy(spec.strategy).family
 
 
+@quiet_console()  # the stack's known messages go to the log file, not the console
 def test(run_id: str | None = None, spec: TrainSpec | None = None, checkpoint: str = "last", test_dataset: str = "",
          test_split: str = "", test_data_root: str = "", test_domain_csv: str = "", force: bool = False,
          samples: int = 4, batch_size: int = 4, experiment: str | None = None,

@@ -31,6 +31,7 @@ install()
 import torch  # noqa: E402
 from mmengine.dist import broadcast_object_list, get_dist_info, init_dist, is_distributed  # noqa: E402
 
+from prove.compat.console import quiet_console  # noqa: E402
 from prove.compat.runner import FormattedOnce, ProveRunner  # noqa: E402
 from prove.errors import ProveError  # noqa: E402
 from prove.files import write_json  # noqa: E402
@@ -41,7 +42,7 @@ from prove.training import artifacts  # noqa: E402
 from prove.training.audit import PipelineAuditHook, expected_setup  # noqa: E402
 from prove.training.config import build_config  # noqa: E402
 from prove.training.engine import (  # noqa: E402
-    ContinueScheduleHook, GracefulStopHook, PretrainedReportHook, ProgressHook, TrainingInterrupted,
+    ChannelsLastHook, ContinueScheduleHook, GracefulStopHook, PretrainedReportHook, ProgressHook, TrainingInterrupted,
 )
 from prove.training.mlflow_hook import TrackingHook  # noqa: E402
 from prove.training.resolve import ResolvedTraining, resolve  # noqa: E402
@@ -71,6 +72,7 @@ def _echo(message: str) -> None:
         click.echo(message, err=True)
 
 
+@quiet_console()  # the stack's known messages go to the log file, not the console
 def train(spec: TrainSpec, force: bool = False, experiment: str | None = None, extra_hooks: tuple = (),
           system_metrics: bool = True) -> TrainOutcome:
     """Train `spec` (see the module docstring); `extra_hooks` are MMEngine hooks to register too;
@@ -320,6 +322,8 @@ def _register_hooks(runner, resolved: ResolvedTraining, run_id: str, work_dir: s
     if resolved.pretrained_source:
         hooks.pretrained = PretrainedReportHook(resolved.pretrained_source, str(Path(work_dir) / "pretrained_load.json"))
         runner.register_hook(hooks.pretrained, priority="LOW")
+    if resolved.card.channels_last:
+        runner.register_hook(ChannelsLastHook())
     if start is not None:  # continue_from: this run's own LR schedule from the start iteration
         runner.register_hook(ContinueScheduleHook(start[0]))
     for hook in extra_hooks:
