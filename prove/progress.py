@@ -47,7 +47,28 @@ class Progress:
     def status(self) -> str:
         left = remaining_seconds(self.elapsed, self.done, self.total)
         text = f"elapsed {format_duration(self.elapsed)}"
-        return text + (f", about {format_duration(left)} left" if math.isfinite(left) else "")
+        return text + (f", about {format_duration(left)} left" if math.isfinite(left) and left > 0 else "")
+
+
+class Lines:
+    """Progress off a terminal (a log file, a pipe, a cluster job's output): whole lines, at
+    most one every `every_s` seconds, and the last one always: `label: 12/40 (elapsed 3s, about
+    7s left)`. A carriage return there would run every update together on one line."""
+
+    def __init__(self, label: str, total: int, every_s: float = 5.0, write=None, clock=time.monotonic):
+        self.label, self.every_s, self._clock = label, every_s, clock
+        self.progress = Progress(total, clock)
+        self._write = write or (lambda line: print(line, file=sys.stderr, flush=True))
+        self._last = clock()  # the first line after `every_s`: a short job prints only its last
+
+    def update(self, done: int, detail: str = "") -> None:
+        self.progress.done = done
+        now = self._clock()
+        if now - self._last < self.every_s and done < self.progress.total:
+            return
+        self._last = now
+        self._write(f"{self.label}: {done}/{self.progress.total} ({self.progress.status()})"
+                    + (f" {detail}" if detail else ""))
 
 
 # -- on a terminal: a live bar ------------------------------------------------------------------

@@ -13,9 +13,9 @@ import subprocess
 
 import pytest
 
-from prove.progress import LiveBar, Progress, format_duration, interactive, remaining_seconds
+from prove.progress import LiveBar, Lines, Progress, format_duration, interactive, remaining_seconds
 from tests.data.fixtures import build_acdc
-from tests.support import prove_command
+from tests.support import prove_command, store_uri
 
 BAR = "━"  # rich's bar glyph
 
@@ -37,6 +37,30 @@ def test_progress_status_reads_a_clock():
     now[0] = 130.0
     progress.advance()
     assert progress.status() == "elapsed 30s, about 1m30s left"
+
+
+def test_lines_off_a_terminal_are_whole_lines_at_most_every_few_seconds():
+    now, written = [0.0], []
+    lines = Lines("physics_fog", 6, every_s=5.0, write=written.append, clock=lambda: now[0])
+    for done, t in ((1, 1.0), (2, 2.0), (3, 6.0), (4, 7.0), (5, 12.0), (6, 12.5)):
+        now[0] = t
+        lines.update(done)
+    assert written == ["physics_fog: 3/6 (elapsed 6s, about 6s left)", "physics_fog: 5/6 (elapsed 12s, about 2s left)",
+                       "physics_fog: 6/6 (elapsed 12s)"]  # the last always; never a carriage return
+    assert not any("\r" in line or "\n" in line for line in written)
+
+
+def test_a_generator_writes_lines_to_a_pipe(monkeypatch, capsys):
+    from prove.generators.run import _Progress
+
+    monkeypatch.setenv("PROVE_PROGRESS", "lines")
+    progress = _Progress(3, "physics_fog", enabled=True)
+    for _ in range(3):
+        progress.step()
+    progress.done()
+    err = capsys.readouterr().err
+    assert "\r" not in err and err.endswith("\n")
+    assert err.splitlines()[-1].startswith("physics_fog: 3/3 images in ")
 
 
 def test_a_terminal_gets_a_bar_a_file_gets_lines(monkeypatch):
@@ -104,7 +128,7 @@ def _under_a_terminal(argv, env, timeout_s=240):
 def test_train_and_test_draw_bars_on_a_terminal(tmp_path):
     build_acdc(tmp_path / "acdc")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PROVE_"))}
-    env.update(MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'store.db'}", PROVE_WORK_DIR=str(tmp_path / "w"),
+    env.update(MLFLOW_TRACKING_URI=store_uri(tmp_path / 'store.db'), PROVE_WORK_DIR=str(tmp_path / "w"),
                COLUMNS="160")
     common = ["--dataset", "acdc_mini", "--stage", "s2", "--batch-size", "2", "--max-iters", "6",
               "--data-root", str(tmp_path / "acdc")]

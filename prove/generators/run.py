@@ -151,30 +151,28 @@ def _publish(tmp: Path, out_dir: Path) -> None:
 
 
 class _Progress:
-    """`generator: 12/40 (elapsed 3s, about 7s left)` on one stderr line, refreshed at most twice a second."""
+    """A live bar on a terminal; elsewhere `generator: 12/40 (elapsed 3s, about 7s left)` lines,
+    at most one every few seconds (prove.progress.Lines), and the total at the end."""
 
     def __init__(self, total: int, label: str, enabled: bool):
-        from prove.progress import LiveBar, interactive
+        from prove.progress import LiveBar, Lines, interactive
 
         self.total, self.label, self.enabled = total, label, enabled
-        self.progress, self.last = Progress(total), 0.0
+        self.progress = Progress(total)
         self.bar = LiveBar(total, f"{label}: images") if enabled and interactive() else None
+        self.lines = Lines(label, total) if enabled and self.bar is None else None
 
     def step(self) -> None:
         self.progress.advance()
         if self.bar is not None:
             self.bar.update(self.progress.done)
-            return
-        now = time.monotonic()
-        if self.enabled and now - self.last >= 0.5:
-            self.last = now
-            sys.stderr.write(f"\r{self.label}: {self.progress.done}/{self.total} ({self.progress.status()})")
-            sys.stderr.flush()
+        elif self.lines is not None and self.progress.done < self.total:  # done() says the last one
+            self.lines.update(self.progress.done)
 
     def done(self) -> None:
         if self.bar is not None:
             self.bar.close()
         if self.enabled:
-            sys.stderr.write(f"\r{self.label}: {self.progress.done}/{self.total} images "
+            sys.stderr.write(f"{self.label}: {self.progress.done}/{self.total} images "
                              f"in {format_duration(self.progress.elapsed)}\n")
             sys.stderr.flush()
