@@ -36,6 +36,9 @@ class ModelCard:
     requires: tuple[str, ...] = ()  # see `missing_requirements`
     recipe: Callable[[], dict] | None = None  # optimizer recipe of inline models (see `train_recipe`)
     aliases: tuple[str, ...] = ()
+    # trains in channels-last memory (NHWC), where measured faster (docs/performance.md); the
+    # results are the same model, up to floating-point order
+    channels_last: bool = False
 
     def missing_requirements(self) -> list[str]:
         return [req for req in self.requires if not REQUIREMENT_CHECKS[req]()]

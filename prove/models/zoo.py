@@ -121,4 +121,5 @@ MODELS.declare(ModelCard(
     inline=_fcn_r18_tiny,
     recipe=_fcn_r18_tiny_recipe,
     tiny=True,
+    channels_last=True,  # faster on CPU: bench/channels_last.py, docs/performance.md
 ))

@@ -224,6 +224,20 @@ class ProgressHook(Hook):
 
 
 @HOOKS.register_module()
+class ChannelsLastHook(Hook):
+    """The model's weights in channels-last memory before the first step (a card's
+    `channels_last`): oneDNN's convolutions then skip a layout conversion each way. Parameters
+    keep their identity (`Module.to` swaps their data), so the optimizer built before is intact."""
+
+    priority = "VERY_HIGH"
+
+    def before_train(self, runner) -> None:
+        import torch
+
+        runner.model.to(memory_format=torch.channels_last)
+
+
+@HOOKS.register_module()
 class ContinueScheduleHook(Hook):
     """For a run started from another run's checkpoint (whose LR schedule ended at that
     iteration): reset every parameter group to its base LR, rebuild this run's schedulers and

@@ -85,6 +85,7 @@ class ResolvedTraining:
             "resolved.protocol": self.protocol,
             "resolved.lr": f"{self.lr:.6g}",
             "resolved.precision": self.precision,
+            "resolved.memory_format": "channels_last" if self.card.channels_last else "contiguous",
             "resolved.crop_size": "x".join(map(str, self.crop)),
             "resolved.warmup_iters": str(self.warmup_iters),
             "resolved.checkpoint_interval": str(self.checkpoint_interval),
