@@ -24,20 +24,22 @@ def test_demo_plan_is_the_documented_grid():
     assert families == {"baseline", "std", "gen"}
 
 
-@pytest.mark.slow
+@pytest.mark.slow(140)
 def test_demo_trains_tests_and_reports(tmp_path, monkeypatch):
     uri = private_store(tmp_path, monkeypatch, db="demo.db")
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "demo"
     result = CliRunner().invoke(cli, ["demo", "--max-iters", "2", "--output", str(out)])
     assert result.exit_code == 0, result.output[-3000:]
-    assert "[demo 12/12]" in result.output and "mlflow ui --backend-store-uri " + uri in result.output
+    assert "sweep demo finished: total 12  done 12;" in result.output  # every training trained and tested
+    assert "mlflow ui --backend-store-uri " + uri in result.output
 
     client = mlflow.tracking.MlflowClient(uri)
     (exp,) = [e for e in client.search_experiments() if e.name == "prove-demo"]
     runs = client.search_runs([exp.experiment_id])
     kinds = pd.Series([r.data.tags.get("prove.kind") for r in runs]).value_counts()
     assert kinds["train"] == 12 and kinds["test"] == 24 and kinds["analysis"] == 1  # 2 checkpoints each
+    assert kinds["sweep"] == 1  # the demo is `prove ablation --preset demo`: its trainings nest under one sweep run
 
     tables = out / "tables"
     for stage in ("s1", "s2"):

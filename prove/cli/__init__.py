@@ -235,7 +235,7 @@ def demo_command(**values) -> None:
     from prove.demo import run_demo
 
     o = DemoOptions(**values)
-    click.echo(str(run_demo(max_iters=o.max_iters, output=o.output, experiment=o.experiment).report))
+    click.echo(str(run_demo(max_iters=o.max_iters, output=o.output, experiment=o.experiment, workers=o.workers).report))
 
 
 @verb("ablation")

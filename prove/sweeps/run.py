@@ -93,6 +93,9 @@ def run_sweep(sweep: Sweep, experiment: str | None = None, dry_run: bool = False
         if runner.describe is not None:
             click.echo(runner.describe(sweep, experiment, workers))
         return SweepOutcome(table)
+    if not sum(counts(table)[s] for s in TODO):
+        click.echo(f"sweep {sweep.name}: nothing to do (every training this machine can run is trained and tested)")
+        return SweepOutcome(table, table)  # a rerun of finished work adds no run to the store
     if runner.preflight is not None:
         runner.preflight(sweep)  # commands on PATH, resources it can express: before anything is written
 

@@ -54,7 +54,7 @@ def test_sweep_with_parallel_workers_against_the_tracking_server(tracking_server
         assert any(k.startswith("test/IoU/") for k in run.data.metrics)
 
 
-@pytest.mark.slow
+@pytest.mark.slow(280)
 def test_a_sweep_survives_a_server_restart_and_a_minute_without_it(postgres_db, tmp_path, monkeypatch):
     """The shared server is restarted, then gone for a minute, while two workers train: every
     spec is still trained exactly once and every metric step that was logged is in the store."""
@@ -64,12 +64,17 @@ def test_a_sweep_survives_a_server_restart_and_a_minute_without_it(postgres_db, 
 
     root = tmp_path / "acdc"
     build_acdc(root)
-    iters = 3000
+    # The two workers first claim the two long trainings (plan order), which run through the
+    # restart and the outage; the two short ones come after it, their claims and runs through
+    # the restarted server. Every spec's own max_iters is checked step by step at the end.
+    long, short = 3000, 300
     sweep = tmp_path / "sweep.yaml"
     sweep.write_text(yaml.safe_dump({
-        "name": "restart", "grid": {"strategy": ["baseline", "std_minimal"], "seed": [0, 1]},
-        "fixed": {"stage": "s2", "dataset": "acdc_mini", "max_iters": iters, "batch_size": 2,
-                  "eval_interval": iters, "checkpoint_interval": 500, "data_root": str(root)}}))
+        "name": "restart", "grid": [{"strategy": ["baseline", "std_minimal"], "seed": [0], "max_iters": [long],
+                                     "eval_interval": [long], "checkpoint_interval": [500]},
+                                    {"strategy": ["baseline", "std_minimal"], "seed": [1], "max_iters": [short],
+                                     "eval_interval": [short], "checkpoint_interval": [short]}],
+        "fixed": {"stage": "s2", "dataset": "acdc_mini", "batch_size": 2, "data_root": str(root)}}))
     port = free_port()
     server, uri = start_server(postgres_db, tmp_path, port)
     auth = {"MLFLOW_TRACKING_URI": uri, "MLFLOW_TRACKING_USERNAME": ADMIN_USERNAME,
@@ -105,7 +110,7 @@ def test_a_sweep_survives_a_server_restart_and_a_minute_without_it(postgres_db, 
         running = client.search_runs([exp.experiment_id], "tags.`prove.kind` = 'train' and attributes.status = 'RUNNING'")
         assert running, "no training was running through the outage"  # it hit trainings mid-way
         assert sweep_proc.wait(timeout=1500) == 0, (tmp_path / "sweep.log").read_text()[-6000:]
-        _check_every_spec_once_and_every_step(client, experiment, iters, (tmp_path / "sweep.log").read_text())
+        _check_every_spec_once_and_every_step(client, experiment, (tmp_path / "sweep.log").read_text())
     finally:
         if sweep_proc.poll() is None:
             sweep_proc.kill()
@@ -113,14 +118,16 @@ def test_a_sweep_survives_a_server_restart_and_a_minute_without_it(postgres_db, 
         log.close()
 
 
-def _check_every_spec_once_and_every_step(client, experiment: str, iters: int, output: str) -> None:
+def _check_every_spec_once_and_every_step(client, experiment: str, output: str) -> None:
     exp = client.get_experiment_by_name(experiment)
     runs = client.search_runs([exp.experiment_id])
     trains = [r for r in runs if r.data.tags.get("prove.kind") == "train"]
     tests = [r for r in runs if r.data.tags.get("prove.kind") == "test"]
     assert len({r.data.tags["prove.spec_hash"] for r in trains}) == len(trains) == 4, output[-6000:]
     assert len(tests) == 4 and all(r.info.status == "FINISHED" for r in trains + tests), output[-6000:]
+    assert sorted(int(r.data.params["max_iters"]) for r in trains) == [300, 300, 3000, 3000]
     for run in trains:  # every step the workers logged, none dropped
+        iters = int(run.data.params["max_iters"])
         for key in ("train/loss", "train/lr"):
             steps = [m.step for m in client.get_metric_history(run.info.run_id, key)]
             assert sorted(set(steps)) == list(range(1, iters + 1)), (key, len(set(steps)), output[-3000:])
