@@ -28,7 +28,7 @@ if [ "${1:-}" != "--no-run" ]; then
   # The main job, through MLflow Projects like any study job: the demo trains the baseline,
   # two standard and two generative strategies on the embedded weather benchmark (stages S1
   # and S2, tiny CNN), tests every checkpoint on every weather domain and writes the
-  # leaderboard report (about 10-15 minutes on 2 CPU cores; it prints where the report is).
+  # leaderboard report (about 8 minutes on 2 CPU cores; it prints where the report is).
   prove doctor
   mlflow run . -e demo --env-manager local
 fi

@@ -8,12 +8,53 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mlflow.tracking import MlflowClient
 
 from prove.spec import load_declarations
+from tests.support import migrated_store, private_store
 
 # A contributor's PROVE_PLUGINS (their own datasets, models, strategies...) and declared
 # generators join every registry-parametrized test: `PROVE_PLUGINS=my_lab pytest tests/`.
 load_declarations()
+
+
+def pytest_configure(config):
+    # Under pytest-xdist each worker gets its share of the CPUs (one torch thread each with
+    # `-n 2` on 2 cores): two workers with the machine's full thread count each slow both down.
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
+    if workers > 1 and "PROVE_NUM_CPUS" not in os.environ:
+        from prove.settings import allowed_cpus
+
+        os.environ["PROVE_NUM_CPUS"] = str(max(1, allowed_cpus()[0] // workers))
+
+
+MAX_TEST_WORKERS = 4  # beyond this the services (one SLURM, one PostgreSQL) become the queue
+
+
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto`: one worker per allowed CPU (cgroup/affinity aware, like prove's own), at most
+    MAX_TEST_WORKERS; measured on 2 cores in docs/testing.md."""
+    from prove.settings import allowed_cpus
+
+    return max(1, min(MAX_TEST_WORKERS, allowed_cpus()[0]))
+
+
+SLOW_DEFAULT_S = 20  # a `slow` test without its measured seconds
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The longest modules first (file order otherwise, tests in file order): under `-n` a
+    worker takes a whole module (loadscope), so the ones that take minutes start at once on
+    different workers and the short ones fill in around them. A module's cost is the sum of its
+    `slow` marks' seconds (`@pytest.mark.slow(280)`: measured on 2 cores, docs/testing.md)."""
+    def seconds(item) -> float:
+        mark = item.get_closest_marker("slow")
+        return 0 if mark is None else (mark.args[0] if mark.args else SLOW_DEFAULT_S)
+
+    cost: dict[str, float] = {}
+    for item in items:
+        cost[item.module.__name__] = cost.get(item.module.__name__, 0) + seconds(item)
+    items[:] = sorted(items, key=lambda item: -cost[item.module.__name__])  # stable: file order on ties
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -22,6 +63,7 @@ def _isolated_environment(tmp_path_factory):
     keys = ("PROVE_CACHE_DIR", "MLFLOW_TRACKING_URI", "PROVE_WORK_DIR", "PROVE_NUM_WORKERS")
     old = {k: os.environ.get(k) for k in keys}
     os.environ["PROVE_CACHE_DIR"] = str(base / "cache")
+    migrated_store(base / "mlflow.db")  # the processes tests start then find it migrated
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{base / 'mlflow.db'}"
     os.environ["PROVE_WORK_DIR"] = str(base / "work_dirs")
     os.environ["PROVE_NUM_WORKERS"] = "0"  # tests that need workers set it themselves
@@ -59,12 +101,38 @@ def tiny_seg_folder(tmp_path) -> Path:
 
 @pytest.fixture(autouse=True)
 def _mlflow_follows_the_environment():
-    """mlflow.set_tracking_uri() is process-global and outranks MLFLOW_TRACKING_URI; reset it
-    after each test so a test's private store never leaks into the next test."""
+    """mlflow.set_tracking_uri() is process-global, outranks MLFLOW_TRACKING_URI and also writes
+    that variable (for subprocesses); both go back to what they were before each test, so a
+    test's private store or server never leaks into the next test (whichever test runs next
+    under pytest-xdist)."""
+    before = os.environ["MLFLOW_TRACKING_URI"]
     yield
     import mlflow
 
-    mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
+    os.environ["MLFLOW_TRACKING_URI"] = before
+    mlflow.set_tracking_uri(before)
+
+
+class Store(MlflowClient):
+    """`store`: this test's own sqlite tracking store, as the client to read it with. The
+    environment and mlflow point at it for the test (and the processes it starts), the
+    training work dirs go to `tmp / "work"`."""
+
+    def __init__(self, uri: str, tmp: Path):
+        super().__init__(uri)
+        self.uri, self.tmp = uri, tmp
+
+    def runs(self, filter_string: str = "") -> list:
+        """Every run in every experiment of the store, optionally filtered."""
+        experiments = [e.experiment_id for e in self.search_experiments()]
+        return self.search_runs(experiments, filter_string=filter_string, max_results=5000) if experiments else []
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch) -> Store:
+    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)  # a test inside `mlflow run` starts its own runs
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    return Store(private_store(tmp_path, monkeypatch, PROVE_WORK_DIR=tmp_path / "work"), tmp_path)
 
 
 # The real services some tests run against (ci/slurm.sh, ci/postgres.sh): their fixtures skip

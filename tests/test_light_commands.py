@@ -42,14 +42,14 @@ def run_probe(args: list[str], tmp_path: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
+def home(tmp_path_factory):
     return tmp_path_factory.mktemp("light")
 
 
-def test_the_probe_sees_heavy_imports(store):
+def test_the_probe_sees_heavy_imports(home):
     """The check can fail: a command that does import torch is caught."""
     probe = PROBE.replace("main(sys.argv[1:])", "import torch; main(sys.argv[1:])")
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(store)}
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home)}
     out = subprocess.run([sys.executable, "-c", probe, "list", "stages"], env=env, capture_output=True, text=True,
                          timeout=300).stdout
     assert '"torch"' in out
@@ -63,20 +63,20 @@ def test_the_probe_sees_heavy_imports(store):
     ["list", "strategies"], ["list", "generators"], ["list", "datasets"], ["list", "presets"], ["list", "models"],
     ["list", "losses"], ["models"],
 ], ids=lambda a: " ".join(a[:3]).replace(str(FIXTURE), "FILE"))
-def test_store_only_commands_stay_light(args, store):
-    outcome = run_probe(args, store)
+def test_store_only_commands_stay_light(args, home):
+    outcome = run_probe(args, home)
     assert outcome["code"] == 0, outcome["stderr"][-3000:]
     assert outcome["heavy"] == [], f"prove {' '.join(args)} imported {outcome['heavy']}"
 
 
-def test_server_stays_light_up_to_the_start(store):
+def test_server_stays_light_up_to_the_start(home):
     """`prove server` validates everything (database, auth, folders, port) without the model stack;
     here the port is taken, so it stops at the last check, before anything starts."""
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
-        outcome = run_probe(["server", "--backend-store-uri", f"sqlite:///{store / 'server.db'}", "--no-auth",
-                             "--artifacts-destination", str(store / "artifacts"),
-                             "--port", str(busy.getsockname()[1])], store)
+        outcome = run_probe(["server", "--backend-store-uri", f"sqlite:///{home / 'server.db'}", "--no-auth",
+                             "--artifacts-destination", str(home / "artifacts"),
+                             "--port", str(busy.getsockname()[1])], home)
     assert outcome["code"] == 2 and "cannot listen on" in outcome["stderr"]
     assert outcome["heavy"] == []

@@ -74,6 +74,7 @@ def _close_assistant(page) -> None:
         close.first.click()
 
 
+@pytest.mark.slow(50)
 def test_the_experiment_opens_on_its_training_runs_with_tests_nested(ui):
     page, store = ui["page"], ui["store"]
     page.goto(f"{ui['base']}/#/experiments/{ui['exp_id']}/runs")  # the link prove prints

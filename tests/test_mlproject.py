@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from prove.cli import cli
+from tests.support import store_uri
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = yaml.safe_load((ROOT / "MLproject").read_text())
@@ -125,12 +126,12 @@ def _settled_runs(uri, timeout_s=20.0):
 def _env(tmp_path):
     import os
 
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = store_uri(tmp_path / 'mlflow.db')
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     return uri, {**env, "MLFLOW_TRACKING_URI": uri, "PROVE_WORK_DIR": str(tmp_path / "w")}
 
 
-@pytest.mark.slow
+@pytest.mark.slow(85)
 def test_mlflow_run_train_and_test_leave_only_the_runs_they_are_about(tmp_path):
     """The real `mlflow run` path (no experiment named): the training goes to prove's default
     experiment, its test nests under it, MLflow's own launch runs are gone (not in `Default`),

@@ -4,6 +4,7 @@ import pytest
 
 from prove.errors import ProveError, UnknownNameError
 from prove.registry import Registry, normalize
+from tests.support import store_uri
 
 
 def test_aliases_and_spellings_resolve_to_one_canonical_name():
@@ -101,7 +102,7 @@ def test_one_declaration_reaches_every_consumer(tmp_path):
     root = Path(__file__).resolve().parents[1]
     (tmp_path / "contrib_plugin.py").write_text(CONTRIBUTION)
     env = {**os.environ, "PROVE_PLUGINS": "contrib_plugin", "PYTHONPATH": f"{tmp_path}:{root}",
-           "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'store.db'}", "PROVE_CACHE_DIR": str(tmp_path / "cache")}
+           "MLFLOW_TRACKING_URI": store_uri(tmp_path / 'store.db'), "PROVE_CACHE_DIR": str(tmp_path / "cache")}
 
     def prove(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "prove.cli", *args], env=env, cwd=tmp_path,

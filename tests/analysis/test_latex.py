@@ -12,7 +12,7 @@ import pytest
 
 from prove.tracking.importer import import_results
 from tests.analysis.tables import GAINS
-from tests.analysis.test_run import STRATEGIES, analysis_runs, leaderboard, store, study_csv  # noqa: F401
+from tests.analysis.test_run import STRATEGIES, analysis_runs, leaderboard, study, study_csv  # noqa: F401
 
 
 def files_of(folder) -> dict[str, bytes]:
@@ -24,8 +24,8 @@ def rows_of(tex: str) -> list[list[str]]:
     return [line.removesuffix(" \\\\").split(" & ") for line in body.strip().splitlines()]
 
 
-def test_tables_and_figures_for_a_paper_rebuild_byte_identical(store):  # noqa: F811
-    tmp = store["tmp"]
+def test_tables_and_figures_for_a_paper_rebuild_byte_identical(study):  # noqa: F811
+    tmp = study["tmp"]
     paper = tmp / "paper" / "numbers"
     result = leaderboard("--output", str(tmp / "lb"), "--latex", str(paper))
     assert result.exit_code == 0, result.output
@@ -50,8 +50,8 @@ def test_tables_and_figures_for_a_paper_rebuild_byte_identical(store):  # noqa: 
     assert b"CreationDate" not in first["leaderboard_s1.pdf"]
 
 
-def test_the_manifest_names_the_runs_behind_each_file(store):  # noqa: F811
-    tmp, client = store["tmp"], store["client"]
+def test_the_manifest_names_the_runs_behind_each_file(study):  # noqa: F811
+    tmp, client = study["tmp"], study["client"]
     paper = tmp / "paper"
     assert leaderboard("--output", str(tmp / "lb"), "--latex", str(paper)).exit_code == 0
     manifest = json.loads((paper / "manifest.json").read_text())
@@ -68,8 +68,8 @@ def test_the_manifest_names_the_runs_behind_each_file(store):  # noqa: F811
     assert {a.path for a in client.list_artifacts(run.info.run_id, "latex")} >= {"latex/manifest.json"}
 
 
-def test_a_changed_store_changes_the_files_and_stale_ones_go(store):  # noqa: F811
-    tmp = store["tmp"]
+def test_a_changed_store_changes_the_files_and_stale_ones_go(study):  # noqa: F811
+    tmp = study["tmp"]
     paper = tmp / "paper"
     assert leaderboard("--output", str(tmp / "lb"), "--latex", str(paper)).exit_code == 0
     (paper / "README.md").write_text("pulled by the paper repo\n")  # someone else's file: left alone
@@ -85,8 +85,8 @@ def test_a_changed_store_changes_the_files_and_stale_ones_go(store):  # noqa: F8
     assert "leaderboard_s2.tex" not in after and "README.md" in after  # s2 not asked for this time
 
 
-def test_a_foreign_folder_is_refused_and_nothing_is_written(store):  # noqa: F811
-    tmp = store["tmp"]
+def test_a_foreign_folder_is_refused_and_nothing_is_written(study):  # noqa: F811
+    tmp = study["tmp"]
     paper = tmp / "thesis"
     paper.mkdir()
     (paper / "chapter1.tex").write_text("\\chapter{Intro}\n")
@@ -94,7 +94,7 @@ def test_a_foreign_folder_is_refused_and_nothing_is_written(store):  # noqa: F81
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert re.search(r"--latex .*thesis: the folder holds files prove did not write \(chapter1\.tex\)", result.output)
     assert [p.name for p in paper.iterdir()] == ["chapter1.tex"] and not (tmp / "lb").exists()
-    assert analysis_runs(store["client"]) == []
+    assert analysis_runs(study["client"]) == []
 
 
 @pytest.mark.parametrize("text, expected", [("gen_X [ratio=0.5]", "gen\\_X [ratio=0.5]"), ("50%", "50\\%"),

@@ -3,7 +3,6 @@ and its analysis run, the warm (nothing new) path, incremental updates and bad i
 
 from __future__ import annotations
 
-import mlflow
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,7 +11,6 @@ from click.testing import CliRunner
 from prove.cli import cli
 from prove.tracking.importer import import_results
 from tests.analysis.tables import GAINS, results
-from tests.support import private_store
 
 MODELS = {"segformer": "segformer_mit-b3", "pspnet": "pspnet_r50"}
 STRATEGIES = {"baseline": "baseline", "std_cutmix": "std_cutmix", "gen_cyclegan": "gen_cycleGAN",
@@ -33,11 +31,12 @@ def study_csv(path, stages=("s1", "s2")):
 
 
 @pytest.fixture
-def store(tmp_path, monkeypatch):
-    uri = private_store(tmp_path, monkeypatch, PROVE_CACHE_DIR=tmp_path / "cache")
-    monkeypatch.chdir(tmp_path)  # no exclusions.yaml here unless a test writes one
-    import_results(study_csv(tmp_path / "study.csv"), experiment="study")
-    return dict(uri=uri, tmp=tmp_path, client=mlflow.tracking.MlflowClient(uri))
+def study(store, monkeypatch):
+    """The group's study CSV imported into this test's store, the cwd in the test's folder."""
+    monkeypatch.setenv("PROVE_CACHE_DIR", str(store.tmp / "cache"))
+    monkeypatch.chdir(store.tmp)  # no exclusions.yaml here unless a test writes one
+    import_results(study_csv(store.tmp / "study.csv"), experiment="study")
+    return dict(uri=store.uri, tmp=store.tmp, client=store)
 
 
 def analysis_runs(client):
@@ -49,39 +48,39 @@ def leaderboard(*args):
     return CliRunner().invoke(cli, ["leaderboard", *args])
 
 
-def test_report_from_the_store_is_logged_as_an_analysis_run(store):
-    out = store["tmp"] / "lb"
+def test_report_from_the_store_is_logged_as_an_analysis_run(study):
+    out = study["tmp"] / "lb"
     result = leaderboard("--output", str(out))
     assert result.exit_code == 0, result.output
     s1 = pd.read_csv(out / "tables" / "leaderboard_s1.csv").set_index("strategy")
     for strategy, gains in GAINS.items():
         assert s1.loc[STRATEGIES[strategy], "mean_gain"] == pytest.approx(np.mean(gains))
-    (run,) = analysis_runs(store["client"])
+    (run,) = analysis_runs(study["client"])
     assert run.info.status == "FINISHED" and run.data.params["metric"] == "mIoU"
     assert run.data.metrics["s1/n_beat_baseline"] == 2
-    logged = {a.path for a in store["client"].list_artifacts(run.info.run_id)}
+    logged = {a.path for a in study["client"].list_artifacts(run.info.run_id)}
     assert {"report.md", "report.html", "runs_read.csv", "tables", "plots"} <= logged
-    read = pd.read_csv(store["client"].download_artifacts(run.info.run_id, "runs_read.csv"))
-    tests = store["client"].search_runs([e.experiment_id for e in store["client"].search_experiments()],
+    read = pd.read_csv(study["client"].download_artifacts(run.info.run_id, "runs_read.csv"))
+    tests = study["client"].search_runs([e.experiment_id for e in study["client"].search_experiments()],
                                         filter_string="tags.`prove.kind` = 'test'")
     assert set(read.loc[read["kind"] == "test", "run_id"]) == {r.info.run_id for r in tests}  # the inputs, linked
     assert f"{len(tests)} test results" in run.data.tags["mlflow.note.content"]
     assert "analysis run" in result.output and f"#/experiments/{run.info.experiment_id}/runs/" in result.output
     html = (out / "report.html").read_text()
     assert "<table>" in html and 'src="data:image/png;base64,' in html and 'src="plots/' not in html
-    plots = {a.path for a in store["client"].list_artifacts(run.info.run_id, "plots")}
+    plots = {a.path for a in study["client"].list_artifacts(run.info.run_id, "plots")}
     assert "plots/leaderboard_s1.png" in plots and "plots/rank_slope_stage_s1_vs_s2.png" in plots
 
 
-def test_nothing_new_keeps_the_report_and_new_results_are_fetched_alone(store):
-    out = store["tmp"] / "lb"
+def test_nothing_new_keeps_the_report_and_new_results_are_fetched_alone(study):
+    out = study["tmp"] / "lb"
     assert leaderboard("--output", str(out)).exit_code == 0
     again = leaderboard("--output", str(out))
     assert again.exit_code == 0 and "nothing changed" in again.output
     assert "0 fetched" in again.output
-    assert len(analysis_runs(store["client"])) == 1
+    assert len(analysis_runs(study["client"])) == 1
 
-    extra = store["tmp"] / "extra.csv"
+    extra = study["tmp"] / "extra.csv"
     extra.write_text("stage,dataset,model,strategy,ratio,aux_loss,pretrained,test_dataset,domain,mIoU,checkpoint_iter\n"
                      "s1,bdd10k,segformer_mit-b3,std_mixup,1.0,none,true,bdd10k,all,45.0,20000\n")
     import_results(extra, experiment="study")
@@ -89,21 +88,21 @@ def test_nothing_new_keeps_the_report_and_new_results_are_fetched_alone(store):
     assert third.exit_code == 0 and "1 fetched" in third.output
     s1 = pd.read_csv(out / "tables" / "leaderboard_s1.csv").set_index("strategy")
     assert s1.loc["std_mixup", "mean_gain"] == pytest.approx(45.0 - 40.0)  # bdd10k/segformer baseline: 40
-    assert len(analysis_runs(store["client"])) == 2
+    assert len(analysis_runs(study["client"])) == 2
 
 
-def test_reimporting_never_counts_a_result_twice(store):
-    import_results(store["tmp"] / "study.csv", experiment="study")  # the same file again
-    out = store["tmp"] / "lb"
+def test_reimporting_never_counts_a_result_twice(study):
+    import_results(study["tmp"] / "study.csv", experiment="study")  # the same file again
+    out = study["tmp"] / "lb"
     assert leaderboard("--output", str(out)).exit_code == 0
     s1 = pd.read_csv(out / "tables" / "leaderboard_s1.csv").set_index("strategy")
     assert (s1["n_pairs"] == 4).all()
 
 
-def test_exclusions_file_is_applied_and_listed(store):
-    (store["tmp"] / "exclusions.yaml").write_text(
+def test_exclusions_file_is_applied_and_listed(study):
+    (study["tmp"] / "exclusions.yaml").write_text(
         "exclusions:\n  - field: model\n    value: pspnet_r50\n    reason: broken baseline\n")
-    out = store["tmp"] / "lb"
+    out = study["tmp"] / "lb"
     assert leaderboard("--output", str(out)).exit_code == 0
     assert "excluded model = 'pspnet_r50': broken baseline" in (out / "report.md").read_text()
     assert "pspnet_r50" not in set(pd.read_csv(out / "tables" / "results.csv")["model"])
@@ -119,24 +118,24 @@ def test_exclusions_file_is_applied_and_listed(store):
     (["--compare", "stage:s1"], "expected column:value_a:value_b"),
     (["--experiments", "nope"], "unknown experiment"),
 ])
-def test_bad_input_is_a_clear_error_and_logs_nothing(store, args, message):
-    result = leaderboard("--output", str(store["tmp"] / "lb"), *args)
+def test_bad_input_is_a_clear_error_and_logs_nothing(study, args, message):
+    result = leaderboard("--output", str(study["tmp"] / "lb"), *args)
     assert result.exit_code == 2 and message in result.output, result.output
-    assert analysis_runs(store["client"]) == []
+    assert analysis_runs(study["client"]) == []
 
 
-def test_an_exclusion_without_reason_is_refused(store):
-    (store["tmp"] / "ex.yaml").write_text("exclusions:\n  - field: model\n    value: pspnet_r50\n    reason: ''\n")
-    result = leaderboard("--exclusions", str(store["tmp"] / "ex.yaml"))
+def test_an_exclusion_without_reason_is_refused(study):
+    (study["tmp"] / "ex.yaml").write_text("exclusions:\n  - field: model\n    value: pspnet_r50\n    reason: ''\n")
+    result = leaderboard("--exclusions", str(study["tmp"] / "ex.yaml"))
     assert result.exit_code == 2 and "needs a reason" in result.output
-    assert analysis_runs(store["client"]) == []
+    assert analysis_runs(study["client"]) == []
 
 
-def test_plan_coverage_lists_what_is_missing(store):
-    plan = store["tmp"] / "plan.yaml"
+def test_plan_coverage_lists_what_is_missing(study):
+    plan = study["tmp"] / "plan.yaml"
     plan.write_text("name: t\ngrid:\n  strategy: [baseline, std_cutmix, std_mixup]\n"
                     "fixed:\n  stage: s1\n  dataset: bdd10k\n  model: segformer_mit-b3\n  pretrained: 'true'\n")
-    out = store["tmp"] / "lb"
+    out = study["tmp"] / "lb"
     result = leaderboard("--output", str(out), "--plan", str(plan), "--stage", "s1")
     assert result.exit_code == 0, result.output
     missing = pd.read_csv(out / "tables" / "planned_not_trained.csv")
@@ -145,22 +144,22 @@ def test_plan_coverage_lists_what_is_missing(store):
     assert set(missing["strategy"]) == {"std_mixup"}
 
 
-def test_a_store_made_again_at_the_same_path_leaves_no_ghost_results(store):
+def test_a_store_made_again_at_the_same_path_leaves_no_ghost_results(study):
     import os
     import subprocess
     import sys
 
-    out = store["tmp"] / "lb"
+    out = study["tmp"] / "lb"
     assert leaderboard("--output", str(out)).exit_code == 0
     assert pd.read_csv(out / "tables" / "results.csv")["run_id"].nunique() == 32
     # the user starts over with a new mlflow.db at the same URI (new processes: this one keeps
     # the old database open)
-    (store["tmp"] / "store.db").unlink()
-    csv = study_csv(store["tmp"] / "s1.csv", stages=("s1",))
+    (study["tmp"] / "store.db").unlink()
+    csv = study_csv(study["tmp"] / "s1.csv", stages=("s1",))
 
     def prove(*args):
         return subprocess.run([sys.executable, "-m", "prove.cli", *args], env=dict(os.environ), capture_output=True,
-                              text=True, cwd=store["tmp"], timeout=300)
+                              text=True, cwd=study["tmp"], timeout=300)
 
     assert prove("import-results", str(csv), "--experiment", "study").returncode == 0
     again = prove("leaderboard", "--output", str(out))
@@ -171,13 +170,13 @@ def test_a_store_made_again_at_the_same_path_leaves_no_ghost_results(store):
     assert refreshed.returncode == 0 and "16 test results (16 fetched" in refreshed.stderr
 
 
-def test_filters_and_stages_accept_the_users_spellings(store):
-    out = store["tmp"] / "lb-spelled"
+def test_filters_and_stages_accept_the_users_spellings(study):
+    out = study["tmp"] / "lb-spelled"
     result = leaderboard("--output", str(out), "--stage", "Stage 1", "--filter", "dataset=BDD10K")
     assert result.exit_code == 0, result.output
     results = pd.read_csv(out / "tables" / "results.csv")
     assert set(results["stage"]) == {"s1"} and set(results["dataset"]) == {"bdd10k"}
-    bad = leaderboard("--output", str(store["tmp"] / "lb-bad"), "--filter", "dataset=wether")
+    bad = leaderboard("--output", str(study["tmp"] / "lb-bad"), "--filter", "dataset=wether")
     assert bad.exit_code == 2 and "unknown dataset 'wether'" in bad.output
 
 
@@ -190,8 +189,8 @@ def test_the_shipped_exclusions_file_excludes_hrnet_with_the_groups_reason():
     assert (entry.field, entry.value) == ("model", "hrnet_hr48") and "baseline was broken" in entry.reason
 
 
-def test_a_preset_is_a_plan_by_its_name(store):
-    out = store["tmp"] / "lb"
+def test_a_preset_is_a_plan_by_its_name(study):
+    out = study["tmp"] / "lb"
     result = leaderboard("--output", str(out), "--plan", "Batch-Size", "--stage", "s1")
     assert result.exit_code == 0, result.output
     summary = pd.read_csv(out / "tables" / "coverage.csv").set_index("step")

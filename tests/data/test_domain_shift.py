@@ -11,12 +11,13 @@ from prove.data.domains import DOMAINS
 from prove.evaluation.inference import evaluate, load_model, evaluation_dataset
 from prove.spec import TrainSpec
 from prove.training.run import train
+from tests.support import store_uri
 
 ITERS = 300
 
 
 def _per_domain(stage, tmp_path, monkeypatch):
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'shift.db'}")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store_uri(tmp_path / 'shift.db'))
     outcome = train(TrainSpec.create(stage=stage, max_iters=ITERS, eval_interval=ITERS, work_dir=str(tmp_path / "w")))
     model = load_model(f"{outcome.work_dir}/config.py", f"{outcome.work_dir}/iter_{ITERS}.pth")
     results = evaluate(model, evaluation_dataset("weather_bench", "test")).results()
@@ -24,7 +25,7 @@ def _per_domain(stage, tmp_path, monkeypatch):
     return {d: results[d]["mIoU"] for d in DOMAINS}
 
 
-@pytest.mark.slow
+@pytest.mark.slow(140)
 def test_clear_day_training_drops_on_night_and_fog_and_all_domain_training_narrows_it(tmp_path, monkeypatch):
     s1 = _per_domain("s1", tmp_path, monkeypatch)
     s2 = _per_domain("s2", tmp_path, monkeypatch)

@@ -16,6 +16,7 @@ from prove.data.labels import CLASSES
 from prove.tracking.schema import metric_name
 from prove.evaluation.inference import evaluation_dataset, load_model, predictions
 from tests.data.fixtures import build_acdc
+from tests.support import store_uri
 
 TRAIN = ["train", "--dataset", "acdc_mini", "--stage", "s2", "--batch-size", "2", "--max-iters", "4",
          "--checkpoint-interval", "2", "--eval-interval", "2"]
@@ -29,7 +30,7 @@ def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("evaluate")
     build_acdc(tmp / "acdc")
     old = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "PROVE_WORK_DIR")}
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp / 'store.db'}"
+    os.environ["MLFLOW_TRACKING_URI"] = store_uri(tmp / 'store.db')
     os.environ["PROVE_WORK_DIR"] = str(tmp / "work")
     import mlflow
 

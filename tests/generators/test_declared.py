@@ -13,12 +13,13 @@ import pytest
 from prove.errors import ProveError
 from prove.generators import GENERATORS
 from prove.generators.declared import load_generator_file
+from tests.support import store_uri
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_prove(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
-    full = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{cwd / 'store.db'}", "PYTHONPATH": str(ROOT), **env}
+    full = {**os.environ, "MLFLOW_TRACKING_URI": store_uri(cwd / 'store.db'), "PYTHONPATH": str(ROOT), **env}
     full.pop("PROVE_GENERATORS", None)
     full.update(env)
     return subprocess.run([sys.executable, "-m", "prove.cli", *args], cwd=cwd, env=full, capture_output=True,

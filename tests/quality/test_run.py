@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import json
 
-import mlflow
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from prove.cli import cli
-from tests.support import private_store
 
 
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    uri = private_store(tmp_path, monkeypatch, PROVE_WORK_DIR=tmp_path / "work", PROVE_CACHE_DIR=tmp_path / "cache")
-    return mlflow.tracking.MlflowClient(uri)
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROVE_CACHE_DIR", str(tmp_path / "cache"))
 
 
 def quality_runs(client):

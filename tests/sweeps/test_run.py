@@ -7,7 +7,6 @@ import os
 import subprocess
 import time
 
-import mlflow
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -26,20 +25,17 @@ GRID = {"strategy": ["baseline", "std_minimal"], "seed": [0, 1]}
 
 
 @pytest.fixture
-def store(tmp_path, monkeypatch):
-    root = tmp_path / "acdc"
+def mini(store, monkeypatch):
+    """The `mini` sweep file (4 trainings on a tiny ACDC tree) and this test's store."""
+    root = store.tmp / "acdc"
     build_acdc(root)
-    uri = f"sqlite:///{tmp_path / 'store.db'}"
-    for key, value in {"MLFLOW_TRACKING_URI": uri, "PROVE_WORK_DIR": str(tmp_path / "work"),
-                       "PROVE_PLUGINS": "tests.support"}.items():
-        monkeypatch.setenv(key, value)
-    mlflow.set_tracking_uri(uri)
+    monkeypatch.setenv("PROVE_PLUGINS", "tests.support")
     sweep = {"name": "mini", "grid": GRID,
              "fixed": {"stage": "s2", "dataset": "acdc_mini", "max_iters": 2, "batch_size": 2, "eval_interval": 2,
                        "data_root": str(root)}}
-    path = tmp_path / "sweep.yaml"
+    path = store.tmp / "sweep.yaml"
     path.write_text(yaml.safe_dump(sweep))
-    return dict(tmp=tmp_path, uri=uri, sweep=path, client=mlflow.tracking.MlflowClient(uri))
+    return dict(tmp=store.tmp, uri=store.uri, sweep=path, client=store)
 
 
 def runs_of(client, kind):
@@ -183,7 +179,7 @@ def test_unknown_preset_and_both_sources():
 
 # -- claims -----------------------------------------------------------------------------------
 
-def test_claims_are_exclusive_and_expire(store, monkeypatch):
+def test_claims_are_exclusive_and_expire(mini, monkeypatch):
     exp = client.experiment_id("claims")
     first = claims.try_claim(exp, "abc")
     assert first is not None and claims.try_claim(exp, "abc") is None
@@ -198,141 +194,141 @@ def test_claims_are_exclusive_and_expire(store, monkeypatch):
 
 # -- plans and runs ---------------------------------------------------------------------------
 
-def test_dry_run_plans_and_writes_nothing(store):
-    result = CliRunner().invoke(cli, ["ablation", "--sweep", str(store["sweep"]), "--dry-run",
-                                      "--plan-csv", str(store["tmp"] / "plan.csv")])
+def test_dry_run_plans_and_writes_nothing(mini):
+    result = CliRunner().invoke(cli, ["ablation", "--sweep", str(mini["sweep"]), "--dry-run",
+                                      "--plan-csv", str(mini["tmp"] / "plan.csv")])
     assert result.exit_code == 0, result.output
     assert "total 4  done 0  to_test 0  to_train 4" in result.output
-    assert store["client"].search_experiments() == [] or not runs_of(store["client"], "train")
-    assert (store["tmp"] / "plan.csv").read_text().count("to_train") == 4
+    assert mini["client"].search_experiments() == [] or not runs_of(mini["client"], "train")
+    assert (mini["tmp"] / "plan.csv").read_text().count("to_train") == 4
 
 
 @pytest.mark.slow
-def test_sweep_trains_tests_resumes_nothing_twice(store):
-    result = CliRunner().invoke(cli, ["ablation", "--sweep", str(store["sweep"])])
+def test_sweep_trains_tests_resumes_nothing_twice(mini):
+    result = CliRunner().invoke(cli, ["ablation", "--sweep", str(mini["sweep"])])
     assert result.exit_code == 0, result.output
-    trains, tests = runs_of(store["client"], "train"), runs_of(store["client"], "test")
+    trains, tests = runs_of(mini["client"], "train"), runs_of(mini["client"], "test")
     assert len(trains) == 4 and len(tests) == 4
-    (parent,) = runs_of(store["client"], "sweep")
+    (parent,) = runs_of(mini["client"], "sweep")
     assert parent.info.status == "FINISHED" and parent.data.metrics["sweep/done"] == 4
     assert all(r.data.tags["mlflow.parentRunId"] == parent.info.run_id for r in trains)  # sweep -> trainings
     assert all(r.data.tags["mlflow.parentRunId"] == r.data.tags["prove.train_run_id"] for r in tests)  # -> tests
     assert "sweep mini finished: total 4  done 4" in result.output
 
-    sweep = load_sweep(store["sweep"])
+    sweep = load_sweep(mini["sweep"])
     assert counts(plan(sweep, "prove"))["done"] == 4
-    again = CliRunner().invoke(cli, ["ablation", "--sweep", str(store["sweep"])])
-    assert again.exit_code == 0 and len(runs_of(store["client"], "train")) == 4  # nothing twice
+    again = CliRunner().invoke(cli, ["ablation", "--sweep", str(mini["sweep"])])
+    assert again.exit_code == 0 and len(runs_of(mini["client"], "train")) == 4  # nothing twice
 
     # a test set added to the sweep: only the tests run, nothing is trained again
-    data = yaml.safe_load(store["sweep"].read_text())
+    data = yaml.safe_load(mini["sweep"].read_text())
     data["tests"] = [{"dataset": "same"}, {"dataset": "same", "split": "train"}]
-    store["sweep"].write_text(yaml.safe_dump(data))
-    dry = CliRunner().invoke(cli, ["ablation", "--sweep", str(store["sweep"]), "--dry-run"])
+    mini["sweep"].write_text(yaml.safe_dump(data))
+    dry = CliRunner().invoke(cli, ["ablation", "--sweep", str(mini["sweep"]), "--dry-run"])
     assert "to_test 4" in dry.output and "missing tests: acdc_mini/train" in dry.output
-    third = CliRunner().invoke(cli, ["ablation", "--sweep", str(store["sweep"])])
+    third = CliRunner().invoke(cli, ["ablation", "--sweep", str(mini["sweep"])])
     assert third.exit_code == 0, third.output
-    assert len(runs_of(store["client"], "train")) == 4 and len(runs_of(store["client"], "test")) == 8
+    assert len(runs_of(mini["client"], "train")) == 4 and len(runs_of(mini["client"], "test")) == 8
 
 
 @pytest.mark.slow
-def test_reconcile_marks_runs_of_dead_jobs_resumable(store):
-    sweep = load_sweep(store["sweep"])
+def test_reconcile_marks_runs_of_dead_jobs_resumable(mini):
+    sweep = load_sweep(mini["sweep"])
     spec = sweep.items()[0].spec
     exp = client.experiment_id("prove")
     # a run left RUNNING by a job that died before its first checkpoint: no heartbeat for long
     dead = client.create_run(exp, spec.run_name, {schema.KIND: "train", schema.SPEC_HASH: spec.spec_hash(),
-                                                    schema.WORK_DIR: str(store["tmp"] / "gone")}, spec.to_params())
+                                                    schema.WORK_DIR: str(mini["tmp"] / "gone")}, spec.to_params())
     client.set_tags(dead, {schema.HEARTBEAT: str(time.time() - 10 * stale_after_s())})
     assert plan(sweep, "prove").set_index("spec_hash").loc[spec.spec_hash(), "status"] == "resumable"
-    result = CliRunner().invoke(cli, ["ablation", "--sweep", str(store["sweep"]), "--reconcile", "--dry-run"])
+    result = CliRunner().invoke(cli, ["ablation", "--sweep", str(mini["sweep"]), "--reconcile", "--dry-run"])
     assert result.exit_code == 0 and f"({dead})" in result.output
-    assert store["client"].get_run(dead).info.status == "KILLED"
+    assert mini["client"].get_run(dead).info.status == "KILLED"
 
 
 @pytest.mark.slow
-def test_two_concurrent_sweeps_never_train_a_spec_twice(store):
+def test_two_concurrent_sweeps_never_train_a_spec_twice(mini):
     env = dict(os.environ)
-    procs = [subprocess.Popen(prove_command("ablation", "--sweep", str(store["sweep"])), env=env,
+    procs = [subprocess.Popen(prove_command("ablation", "--sweep", str(mini["sweep"])), env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
     outputs = [p.communicate(timeout=600)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs), "\n".join(f"[rc {p.returncode}] " + o[-3000:] for p, o in zip(procs, outputs))
-    trains = runs_of(store["client"], "train")
+    trains = runs_of(mini["client"], "train")
     hashes = [r.data.tags["prove.spec_hash"] for r in trains]
     assert len(hashes) == 4 and len(set(hashes)) == 4  # every spec exactly once
-    assert len(runs_of(store["client"], "test")) == 4
-    assert counts(plan(load_sweep(store["sweep"]), "prove"))["done"] == 4
+    assert len(runs_of(mini["client"], "test")) == 4
+    assert counts(plan(load_sweep(mini["sweep"]), "prove"))["done"] == 4
 
 
 @pytest.mark.slow
-def test_local_workers_share_the_sweep(store):
-    result = CliRunner().invoke(cli, ["ablation", "--sweep", str(store["sweep"]), "--workers", "2"])
+def test_local_workers_share_the_sweep(mini):
+    result = CliRunner().invoke(cli, ["ablation", "--sweep", str(mini["sweep"]), "--workers", "2"])
     assert result.exit_code == 0, result.output
-    hashes = [r.data.tags["prove.spec_hash"] for r in runs_of(store["client"], "train")]
+    hashes = [r.data.tags["prove.spec_hash"] for r in runs_of(mini["client"], "train")]
     assert len(hashes) == 4 and len(set(hashes)) == 4
     assert "done 4" in result.output
 
 
-def test_wall_clock_signal_gives_the_spec_back(store):
+def test_wall_clock_signal_gives_the_spec_back(mini):
     """What a worker does when its job's time is up (`interrupt_current`): the training in
     progress becomes resumable and its claim is released, so the next job resumes it now."""
     from prove.sweeps.worker import _CURRENT, interrupt_current
 
-    sweep = load_sweep(store["sweep"])
+    sweep = load_sweep(mini["sweep"])
     spec = sweep.items()[0].spec
     exp = client.experiment_id("prove")
     run = client.create_run(exp, spec.run_name, {schema.KIND: "train", schema.SPEC_HASH: spec.spec_hash(),
-                                                   schema.WORK_DIR: str(store["tmp"] / "w")}, spec.to_params())
+                                                   schema.WORK_DIR: str(mini["tmp"] / "w")}, spec.to_params())
     _CURRENT["claim"] = claims.try_claim(exp, spec.spec_hash())
     assert plan(sweep, "prove").set_index("spec_hash").loc[spec.spec_hash(), "status"] == "running"
     interrupt_current()
-    assert store["client"].get_run(run).info.status == "KILLED"
+    assert mini["client"].get_run(run).info.status == "KILLED"
     assert claims.live_claims(exp) == {} and "claim" not in _CURRENT
     assert plan(sweep, "prove").set_index("spec_hash").loc[spec.spec_hash(), "status"] == "resumable"
 
 
 @pytest.mark.slow
-def test_two_pull_workers_train_each_spec_once(store):
+def test_two_pull_workers_train_each_spec_once(mini):
     """`prove ablation --worker`, as two people's job scripts would start it on one plan."""
-    procs = [subprocess.Popen(prove_command("ablation", "--sweep", str(store["sweep"]), "--worker", "--worker-name",
-                                            f"pull{i}", "--report", str(store["tmp"] / f"pull{i}.json")),
+    procs = [subprocess.Popen(prove_command("ablation", "--sweep", str(mini["sweep"]), "--worker", "--worker-name",
+                                            f"pull{i}", "--report", str(mini["tmp"] / f"pull{i}.json")),
                               env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
              for i in range(2)]
     outputs = [p.communicate(timeout=600)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs), "\n".join(o[-3000:] for o in outputs)
-    hashes = [r.data.tags["prove.spec_hash"] for r in runs_of(store["client"], "train")]
+    hashes = [r.data.tags["prove.spec_hash"] for r in runs_of(mini["client"], "train")]
     assert len(hashes) == 4 and len(set(hashes)) == 4
-    assert len(runs_of(store["client"], "test")) == 4
+    assert len(runs_of(mini["client"], "test")) == 4
     import json
 
-    reports = [json.loads((store["tmp"] / f"pull{i}.json").read_text()) for i in range(2)]
+    reports = [json.loads((mini["tmp"] / f"pull{i}.json").read_text()) for i in range(2)]
     assert sum(len(r["done"]) for r in reports) == 4 and not any(r["failed"] for r in reports)
-    assert runs_of(store["client"], "sweep") == []  # pull workers need no sweep run
+    assert runs_of(mini["client"], "sweep") == []  # pull workers need no sweep run
 
 
-def test_a_pull_worker_stops_at_its_own_deadline_and_hands_the_spec_back(store):
+def test_a_pull_worker_stops_at_its_own_deadline_and_hands_the_spec_back(mini):
     """Where the scheduler sends no warning (PBS), `--stop-after-min` is the worker's wall clock:
     the training checkpoints and is handed back (KILLED, resumable); the next worker resumes it."""
     import json
 
-    data = yaml.safe_load(store["sweep"].read_text())
+    data = yaml.safe_load(mini["sweep"].read_text())
     data["grid"] = {"seed": [0]}
     data["fixed"].update(max_iters=3000, checkpoint_interval=100000, eval_interval=3000)
-    store["sweep"].write_text(yaml.safe_dump(data))
-    report = store["tmp"] / "late.json"
-    done = subprocess.run(prove_command("ablation", "--sweep", str(store["sweep"]), "--worker", "--stop-after-min",
+    mini["sweep"].write_text(yaml.safe_dump(data))
+    report = mini["tmp"] / "late.json"
+    done = subprocess.run(prove_command("ablation", "--sweep", str(mini["sweep"]), "--worker", "--stop-after-min",
                                         "0.1", "--report", str(report)),
                           env=dict(os.environ), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     first = json.loads(report.read_text())
     assert first["interrupted"] and not first["done"], done.stderr[-2000:]
     assert "handed back for the next job" in done.stderr
-    (train,) = runs_of(store["client"], "train")
+    (train,) = runs_of(mini["client"], "train")
     assert train.info.status == "KILLED"
     stopped_at = int(train.data.metrics.get("train/iter", 0)) or max(
-        m.step for m in store["client"].get_metric_history(train.info.run_id, "train/loss"))
+        m.step for m in mini["client"].get_metric_history(train.info.run_id, "train/loss"))
     assert 0 < stopped_at < 3000
-    assert plan(load_sweep(store["sweep"]), "prove")["status"].tolist() == ["resumable"]
+    assert plan(load_sweep(mini["sweep"]), "prove")["status"].tolist() == ["resumable"]
 
 
 def test_presets_find_the_users_manifests_one_per_method(tmp_path, monkeypatch):

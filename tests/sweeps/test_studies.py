@@ -38,7 +38,7 @@ def test_the_curriculum_preset_is_the_designed_grid():
     assert len({s.spec_hash() for s in specs}) == 5 and len({s.run_name for s in specs}) == 5
 
 
-@pytest.mark.slow
+@pytest.mark.slow(65)
 def test_a_curriculum_sweep_ranks_each_schedule_apart(tmp_path, monkeypatch):
     out = sweep_and_report(tmp_path, monkeypatch, "curriculum-demo", [
         {"strategy": ["gen_physics_fog"], "ratio": [0.5], "ratio_schedule": ["constant", "linear", "early", "late"]},
@@ -57,7 +57,7 @@ def test_the_targeted_preset_is_one_run_per_target_domain():
     assert len({s.spec_hash() for s in specs}) == len(specs)
 
 
-@pytest.mark.slow
+@pytest.mark.slow(40)
 def test_a_targeted_sweep_shows_what_targeting_one_domain_does_to_the_others(tmp_path, monkeypatch):
     out = sweep_and_report(tmp_path, monkeypatch, "targeted-demo", [
         {"strategy": ["gen_albumentations_weather"], "gen_domains": ["", "night", "foggy"]},

@@ -12,7 +12,7 @@ from mlflow.entities import Metric, Param, ViewType
 from mlflow.tracking import MlflowClient
 
 from prove.tracking import bulk, client
-from tests.support import mlflow_process, private_store
+from tests.support import mlflow_process, private_store, store_uri
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def server(tmp_path_factory):
     """A real `mlflow server` (sqlite behind it) on 127.0.0.1: the REST path users have."""
     tmp = tmp_path_factory.mktemp("server")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    with mlflow_process("server", f"sqlite:///{tmp / 'server.db'}", "--workers", "2", "--artifacts-destination",
+    with mlflow_process("server", store_uri(tmp / 'server.db'), "--workers", "2", "--artifacts-destination",
                         str(tmp / "artifacts"), env=env) as uri:
         yield uri
 

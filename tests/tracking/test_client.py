@@ -17,14 +17,6 @@ from mlflow.tracking import MlflowClient
 from prove.cli import cli
 from prove.errors import ProveError
 from prove.tracking import client, reaper, schema
-from tests.support import private_store
-
-
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
-    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
-    return private_store(tmp_path, monkeypatch)
 
 
 def _closed_port() -> int:
@@ -44,7 +36,7 @@ def test_experiments_prove_writes_to_open_on_their_runs(store):
 
 def test_links_open_the_runs_view(store, monkeypatch):
     assert client.runs_url("3").startswith("http://127.0.0.1:5000/#/experiments/3/runs (after: mlflow ui "
-                                           f"--backend-store-uri {store}")
+                                           f"--backend-store-uri {store.uri}")
     monkeypatch.setattr(client, "tracking_uri", lambda: "https://mlflow.lab.example/")
     assert client.runs_url("3", "abc") == "https://mlflow.lab.example/#/experiments/3/runs/abc"
 
@@ -85,7 +77,7 @@ def test_the_reaper_deletes_mlflow_s_run_once_mlflow_ended_it(store):
     c = MlflowClient()
     run_id = c.create_run(client.experiment_id(), tags={"mlflow.project.entryPoint": "test"}).info.run_id
     entry_point = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.5)"])
-    worker = threading.Thread(target=reaper.reap, args=(store, run_id, entry_point.pid))
+    worker = threading.Thread(target=reaper.reap, args=(store.uri, run_id, entry_point.pid))
     worker.start()
     entry_point.wait()
     time.sleep(0.5)

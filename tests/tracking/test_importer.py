@@ -6,7 +6,6 @@ import csv
 import math
 from pathlib import Path
 
-import mlflow
 import pytest
 from mlflow.entities import ViewType
 from mlflow.tracking import MlflowClient
@@ -42,14 +41,10 @@ def write_csv(path, rows=ROWS, header=HEADER):
 
 
 @pytest.fixture
-def store(tmp_path, monkeypatch):
-    """A private sqlite store, so every run counted here was written by this test."""
-    uri = f"sqlite:///{tmp_path / 'store.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
-    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
-    mlflow.set_tracking_uri(uri)
-    return dict(uri=uri, cache=tmp_path / "cache", csv=write_csv(tmp_path / "results.csv"))
+def kept(store):
+    """A results CSV as the group keeps them; every run counted here was written by this test
+    (its own store)."""
+    return dict(uri=store.uri, cache=store.tmp / "cache", csv=write_csv(store.tmp / "results.csv"))
 
 
 def runs(view=ViewType.ACTIVE_ONLY) -> list:
@@ -58,8 +53,8 @@ def runs(view=ViewType.ACTIVE_ONLY) -> list:
     return client.search_runs(exp_ids, run_view_type=view, max_results=1000)
 
 
-def synced(store):
-    results, _, report = sync_results(store["cache"], tracking_uri=store["uri"])
+def synced(kept):
+    results, _, report = sync_results(kept["cache"], tracking_uri=kept["uri"])
     return validate_results(results), report
 
 
@@ -67,12 +62,12 @@ def quiet(*_args, **_kwargs) -> None:
     pass
 
 
-def test_imported_results_sync_as_the_csv_values_with_canonical_names(store):
-    report = import_results(store["csv"], echo=quiet)
+def test_imported_results_sync_as_the_csv_values_with_canonical_names(kept):
+    report = import_results(kept["csv"], echo=quiet)
     assert (report.imported, report.skipped, report.replaced, report.rows) == (RESULTS, 0, 0, len(ROWS))
     assert len(report.run_ids) == RESULTS == len(runs())
 
-    results, sync = synced(store)
+    results, sync = synced(kept)
     assert sync.total_runs == RESULTS and len(results) == len(ROWS)
     got = {(r.strategy, r.test_dataset, r.domain): r.mIoU for r in results.itertuples()}
     assert got == expected_miou()
@@ -100,20 +95,20 @@ def test_imported_results_sync_as_the_csv_values_with_canonical_names(store):
     tags, params = run.data.tags, run.data.params
     assert run.info.status == "FINISHED" and tags["prove.kind"] == "test" and tags["prove.source"] == "import"
     assert tags["prove.test_key"] == f"{tags['prove.train_run_id']}/weather_bench/test/iter_2000"
-    assert tags["prove.import_lines"] == "2,3,4" and tags["prove.import_file"] == str(store["csv"].resolve())
+    assert tags["prove.import_lines"] == "2,3,4" and tags["prove.import_file"] == str(kept["csv"].resolve())
     assert params["checkpoint"] == "imported" and params["train_run_id"] == tags["prove.train_run_id"]
     assert run.info.run_name == "baseline · s1 · weather_bench · fcn_r18-tiny · imported weather_bench @2000"
     assert {m.step for m in MlflowClient().get_metric_history(run.info.run_id, "test/mIoU")} == {2000}
 
 
-def test_importing_twice_adds_nothing_and_gains_count_each_result_once(store):
-    first = import_results(store["csv"], echo=quiet)
-    results, _ = synced(store)
-    again = import_results(store["csv"], echo=quiet)
+def test_importing_twice_adds_nothing_and_gains_count_each_result_once(kept):
+    first = import_results(kept["csv"], echo=quiet)
+    results, _ = synced(kept)
+    again = import_results(kept["csv"], echo=quiet)
     assert (again.imported, again.skipped, again.replaced) == (0, RESULTS, 0)
     assert again.run_ids == first.run_ids
     assert len(runs(ViewType.ALL)) == RESULTS
-    resynced, report = synced(store)
+    resynced, report = synced(kept)
     assert report.fetched_runs == 0 and len(resynced) == len(results) == len(ROWS)
 
     gains = matched_gains(resynced)
@@ -124,9 +119,9 @@ def test_importing_twice_adds_nothing_and_gains_count_each_result_once(store):
     assert got.keys() == by_hand.keys() and all(got[k] == pytest.approx(by_hand[k]) for k in by_hand)
 
 
-def test_a_changed_value_is_refused_and_force_replaces_it(store, tmp_path):
-    first = import_results(store["csv"], echo=quiet)
-    synced(store)
+def test_a_changed_value_is_refused_and_force_replaces_it(kept, tmp_path):
+    first = import_results(kept["csv"], echo=quiet)
+    synced(kept)
     changed = [list(r) for r in ROWS]
     changed[7][9] = "37.0"  # gen_cycleGAN night on weather_bench: file line 9
     path = write_csv(tmp_path / "changed.csv", changed)
@@ -142,7 +137,7 @@ def test_a_changed_value_is_refused_and_force_replaces_it(store, tmp_path):
     assert [new == kept for new, kept in zip(report.run_ids, first.run_ids)] == [True, True, False, True, True]
     old = first.run_ids[2]
     assert MlflowClient().get_run(old).info.lifecycle_stage == "deleted"
-    results, sync = synced(store)
+    results, sync = synced(kept)
     assert sync.removed_runs == 1 and len(results) == len(ROWS) and results.run_id.nunique() == RESULTS
     assert {(r.strategy, r.test_dataset, r.domain): r.mIoU for r in results.itertuples()} == expected_miou(changed)
 
@@ -165,7 +160,7 @@ BAD_ROWS = [
 ]
 
 
-def test_bad_rows_are_all_named_with_their_lines_and_nothing_is_written(store, tmp_path):
+def test_bad_rows_are_all_named_with_their_lines_and_nothing_is_written(kept, tmp_path):
     with pytest.raises(ProveError) as error:
         import_results(write_csv(tmp_path / "bad.csv", BAD_ROWS), echo=quiet)
     message = str(error.value)
@@ -178,7 +173,7 @@ def test_bad_rows_are_all_named_with_their_lines_and_nothing_is_written(store, t
     assert runs(ViewType.ALL) == []
 
 
-def test_a_long_list_of_problems_is_cut_short(store, tmp_path):
+def test_a_long_list_of_problems_is_cut_short(kept, tmp_path):
     with pytest.raises(ProveError) as error:
         import_results(write_csv(tmp_path / "bad.csv", [row(seed=str(-s)) for s in range(1, 26)]), echo=quiet)
     message = str(error.value)
@@ -192,7 +187,7 @@ def test_a_long_list_of_problems_is_cut_short(store, tmp_path):
     ([c if c != "mIoU" else "mIOU" for c in HEADER], "unknown column(s) 'mIOU'"),
     ([*HEADER, "notes"], "unknown column(s) 'notes'"),
 ])
-def test_header_problems_name_the_columns_and_what_is_accepted(store, tmp_path, header, needle):
+def test_header_problems_name_the_columns_and_what_is_accepted(kept, tmp_path, header, needle):
     rows = [r[:len(header)] + [""] * (len(header) - len(HEADER)) for r in ROWS]
     with pytest.raises(ProveError) as error:
         import_results(write_csv(tmp_path / "header.csv", rows, header), echo=quiet)
@@ -200,7 +195,7 @@ def test_header_problems_name_the_columns_and_what_is_accepted(store, tmp_path, 
     assert runs(ViewType.ALL) == []
 
 
-def test_missing_empty_or_ragged_files_are_clear_errors(store, tmp_path):
+def test_missing_empty_or_ragged_files_are_clear_errors(kept, tmp_path):
     with pytest.raises(ProveError, match="results file not found: .*nowhere.csv"):
         import_results(tmp_path / "nowhere.csv", echo=quiet)
     (tmp_path / "empty.csv").write_text("")
@@ -219,7 +214,7 @@ def test_missing_empty_or_ragged_files_are_clear_errors(store, tmp_path):
     assert runs(ViewType.ALL) == []
 
 
-def test_a_failure_midway_leaves_no_half_result_and_a_rerun_completes(store, monkeypatch):
+def test_a_failure_midway_leaves_no_half_result_and_a_rerun_completes(kept, monkeypatch):
     from prove.tracking import bulk
 
     real, calls = bulk.uuid.uuid4, []
@@ -233,37 +228,37 @@ def test_a_failure_midway_leaves_no_half_result_and_a_rerun_completes(store, mon
     monkeypatch.setattr(bulk, "PAGE", 2)
     monkeypatch.setattr(bulk.uuid, "uuid4", failing)
     with pytest.raises(Exception, match="store went away"):  # (MLflow's session wraps it in MlflowException)
-        import_results(store["csv"], echo=quiet)
+        import_results(kept["csv"], echo=quiet)
     assert len(runs()) == 2 and {r.info.status for r in runs()} == {"FINISHED"}  # page 2 rolled back whole
     monkeypatch.setattr(bulk.uuid, "uuid4", real)
-    report = import_results(store["csv"], echo=quiet)
+    report = import_results(kept["csv"], echo=quiet)
     assert (report.imported, report.skipped) == (RESULTS - 2, 2)
-    results, _ = synced(store)
+    results, _ = synced(kept)
     assert len(results) == len(ROWS)
 
 
-def test_progress_and_summary_go_to_stderr(store, monkeypatch):
+def test_progress_and_summary_go_to_stderr(kept, monkeypatch):
     from prove.tracking import bulk
 
     monkeypatch.setattr(importer, "PROGRESS_EVERY", 2)
     monkeypatch.setattr(bulk, "PAGE", 2)  # progress moves a page at a time
     said = []
-    import_results(store["csv"], echo=lambda message, err=False: said.append((message, err)))
+    import_results(kept["csv"], echo=lambda message, err=False: said.append((message, err)))
     assert [m.split(" (")[0] for m, _ in said[:2]] == ["imported 2/5 results", "imported 4/5 results"]
     assert all("elapsed" in m and "left" in m for m, _ in said[:2])  # progress says how long is left
     assert "13 rows, 5 results: 5 imported, 0 replaced, 0 already imported" in said[-1][0]
     assert all(err for _, err in said)
 
 
-def test_the_run_mlflow_made_for_the_import_is_removed_and_never_counted(store, monkeypatch):
+def test_the_run_mlflow_made_for_the_import_is_removed_and_never_counted(kept, monkeypatch):
     launcher = MlflowClient().create_run(client.experiment_id()).info.run_id
     monkeypatch.setenv("MLFLOW_RUN_ID", launcher)
-    import_results(store["csv"], echo=quiet)
+    import_results(kept["csv"], echo=quiet)
     client.settle_project_run()  # what the CLI does when the command ends
     run = MlflowClient().get_run(launcher)
     assert run.info.lifecycle_stage == "deleted" and run.info.status == "FINISHED"  # `mlflow run` leaves it so
     assert "prove.kind" not in run.data.tags and "MLFLOW_RUN_ID" not in __import__("os").environ
-    assert synced(store)[1].total_runs == RESULTS
+    assert synced(kept)[1].total_runs == RESULTS
 
 
 # -- the users' own result tables ---------------------------------------------------------------
@@ -292,7 +287,7 @@ def users_table(path: Path) -> tuple[Path, dict]:
     return write_csv(path, rows), truth
 
 
-def test_a_table_in_the_users_spellings_imports_and_its_figures_match_scipy(store, tmp_path):
+def test_a_table_in_the_users_spellings_imports_and_its_figures_match_scipy(kept, tmp_path):
     """stage1 / 'Stage 2', the seeds' generator names (gen_IP2P, gen_Qwen_Image_Edit, gen_step1x_new and
     gen_step1x_v1p2 distinct), BDD10k / IDD-AW, TRUE/false: imported, kept in the users' spelling, and the
     leaderboard's gains and S1-vs-S2 Spearman rho equal what numpy and scipy compute from the CSV."""
@@ -309,14 +304,14 @@ def test_a_table_in_the_users_spellings_imports_and_its_figures_match_scipy(stor
     again = import_results(table, echo=quiet)
     assert (again.imported, again.skipped) == (0, len(truth)) and len(runs()) == len(truth)  # re-import adds nothing
 
-    results, _ = synced(store)
+    results, _ = synced(kept)
     assert set(results["strategy"]) == set(USERS_STRATEGIES)  # their spelling, not a lower-cased one
     assert set(results["stage"]) == {"s1", "s2"} and set(results["dataset"]) == {"bdd10k", "iddaw"}
     assert set(results["pretrained"]) == {"true", "false"}
 
     out = tmp_path / "lb"
     result = CliRunner().invoke(cli, ["leaderboard", "--output", str(out), "--stage", "stage1,Stage 2",
-                                      "--tracking-uri", store["uri"], "--exclusions", ""])
+                                      "--tracking-uri", kept["uri"], "--exclusions", ""])
     assert result.exit_code == 0, result.output[-3000:]
     mean_gain = {}
     for stage in USERS_STAGES:
@@ -335,7 +330,7 @@ def test_a_table_in_the_users_spellings_imports_and_its_figures_match_scipy(stor
     assert f"Spearman ρ = {rho:.3f} (p = {p_value:.3g}" in text
 
 
-def test_a_batch_size_study_imports_its_settings_and_each_batch_size_is_matched_apart(store, tmp_path):
+def test_a_batch_size_study_imports_its_settings_and_each_batch_size_is_matched_apart(kept, tmp_path):
     header = ["stage", "dataset", "model", "strategy", "ratio", "aux_loss", "pretrained", "test_dataset", "domain",
               "mIoU", "batch_size", "max_iters", "main_loss"]
     rows = [["s1", "weather_bench", "fcn_r18-tiny", s, "1.0", "none", "false", "weather_bench", "all", m, b, "15000",
@@ -344,7 +339,7 @@ def test_a_batch_size_study_imports_its_settings_and_each_batch_size_is_matched_
     path = write_csv(tmp_path / "batch.csv", rows, header)
     report = import_results(path, echo=quiet)
     assert report.imported == 4  # batch 8 and 16 are different results, not one result twice
-    results, _ = synced(store)
+    results, _ = synced(kept)
     assert sorted(results["batch_size"]) == [8, 8, 16, 16] and set(results["max_iters"]) == {15000}
     gains = matched_gains(results).gains.set_index("batch_size")["gain"].to_dict()
     assert gains == {8: pytest.approx(3.0), 16: pytest.approx(-1.0)}  # each against its own batch size
@@ -353,7 +348,7 @@ def test_a_batch_size_study_imports_its_settings_and_each_batch_size_is_matched_
         import_results(bad, echo=quiet)
 
 
-def test_files_without_setting_columns_keep_their_import_keys(store):
+def test_files_without_setting_columns_keep_their_import_keys(kept):
     # a file imported before the setting columns existed must be found again, not imported twice
     result = importer._Result(dict(stage="s1", dataset="bdd10k", model="m", strategy="baseline", ratio=1.0,
                                    aux_loss="none", pretrained="true", seed=0, run_name="", test_dataset="acdc",

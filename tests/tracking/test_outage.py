@@ -11,14 +11,15 @@ from mlflow.tracking import MlflowClient
 
 from prove.tracking import client
 from tests.services.postgres import free_port
-from tests.support import mlflow_process
+from tests.support import mlflow_process, store_uri
 
 
+@pytest.mark.slow(35)
 def test_metrics_wait_in_the_buffer_while_the_server_is_away(tmp_path, monkeypatch, capsys):
     from prove.training.mlflow_hook import TrackingHook
 
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # MLflow gives up at once: prove's buffer decides
-    backend, port = f"sqlite:///{tmp_path / 'store.db'}", free_port()
+    backend, port = store_uri(tmp_path / 'store.db'), free_port()
     with mlflow_process("server", backend, port=port) as uri:
         mlflow.set_tracking_uri(uri)
         exp = MlflowClient(uri).create_experiment("outage")

@@ -18,6 +18,7 @@ import requests
 from prove.errors import ProveError
 from prove.tracking.server import auth_config, check_backend_store_uri, run_server
 from tests.services.postgres import REPO, TrackingServer, free_port
+from tests.support import store_uri
 
 WORKERS, RUNS_PER_WORKER, STEPS, FLUSH_EVERY = 4, 2, 150, 60
 METRIC_KEYS = ("train/loss", "train/lr")  # STEPS steps each: 300 metrics per run
@@ -241,7 +242,7 @@ def test_wrong_database_password_is_a_clear_error(postgres_db):
 
 
 def test_first_start_needs_an_admin_password_and_a_free_port(tmp_path):
-    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    store = store_uri(tmp_path / 'mlflow.db')
     with pytest.raises(ProveError, match="admin user 'admin' does not exist yet.*PROVE_SERVER_ADMIN_PASSWORD"):
         run_server(store, artifacts_destination=str(tmp_path / "a"), port=free_port())
     with pytest.raises(ProveError, match="at least 12 characters"):

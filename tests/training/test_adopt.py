@@ -8,7 +8,6 @@ import json
 import shutil
 from pathlib import Path
 
-import mlflow
 import pytest
 from click.testing import CliRunner
 
@@ -17,15 +16,6 @@ from prove.cli import cli
 from prove.models.build import mmseg_config_root
 from prove.training.adopt import parse_config, parse_folder
 from tests.data.fixtures import build_acdc
-
-
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    uri = f"sqlite:///{tmp_path / 'store.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.setenv("PROVE_WORK_DIR", str(tmp_path / "work_dirs"))
-    mlflow.set_tracking_uri(uri)
-    return mlflow.tracking.MlflowClient(uri)
 
 
 def all_runs(client):
@@ -54,7 +44,7 @@ def trained_folder(tmp_path, store):
                    "--max-iters", "2", "--checkpoint-interval", "1", "--eval-interval", "2", "--strategy", "std_minimal",
                    "--aux-loss", "lovasz", "--experiment", "made-elsewhere")
     assert result.exit_code == 0, result.output
-    (work,) = (tmp_path / "work_dirs").iterdir()
+    (work,) = (tmp_path / "work").iterdir()
     folder = tmp_path / "WEIGHTS_stage2" / "std_minimal" / "acdc_mini" / "fcn_r18-tiny_aux-lovasz"
     folder.mkdir(parents=True)
     shutil.copy(work / "config.py", folder / "fcn_r18-tiny_acdc.py")  # MMEngine dumps <config name>.py

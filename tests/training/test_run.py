@@ -16,20 +16,9 @@ from click.testing import CliRunner
 
 from prove.cli import cli
 from tests.data.fixtures import build_acdc
-from tests.support import prove_command
+from tests.support import prove_command, store_uri
 
 FAST = ["--dataset", "acdc_mini", "--stage", "s2", "--batch-size", "2"]
-
-
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    uri = f"sqlite:///{tmp_path / 'store.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.setenv("PROVE_WORK_DIR", str(tmp_path / "work_dirs"))
-    import mlflow
-
-    mlflow.set_tracking_uri(uri)
-    return mlflow.tracking.MlflowClient(uri)
 
 
 @pytest.fixture(scope="module")
@@ -144,11 +133,11 @@ def test_kill_and_resume_ends_as_an_uninterrupted_run(tmp_path, acdc):
     env = {**os.environ, "PROVE_NUM_WORKERS": "0"}
 
     # uninterrupted reference, in its own store and work folder
-    ref_env = {**env, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'ref.db'}", "PROVE_WORK_DIR": str(tmp_path / "ref")}
+    ref_env = {**env, "MLFLOW_TRACKING_URI": store_uri(tmp_path / 'ref.db'), "PROVE_WORK_DIR": str(tmp_path / "ref")}
     ref = _train_process(args, ref_env)
     assert ref.wait(timeout=300) == 0, ref.stdout.read()
 
-    run_env = {**env, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'run.db'}", "PROVE_WORK_DIR": str(tmp_path / "run"),
+    run_env = {**env, "MLFLOW_TRACKING_URI": store_uri(tmp_path / 'run.db'), "PROVE_WORK_DIR": str(tmp_path / "run"),
                "PROVE_NUM_WORKERS": "1"}  # workers here, none in the reference: augmentation must not care
     proc = _train_process(args, run_env)
     deadline = time.time() + 240
@@ -185,7 +174,7 @@ def test_kill_and_resume_ends_as_an_uninterrupted_run(tmp_path, acdc):
 @pytest.mark.slow
 def test_a_run_left_running_by_sigkill_is_resumed_when_stale(tmp_path, acdc):
     args = [*FAST, "--data-root", str(acdc), "--max-iters", "12", "--checkpoint-interval", "2", "--eval-interval", "12"]
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'db.db'}", "PROVE_WORK_DIR": str(tmp_path / "w")}
+    env = {**os.environ, "MLFLOW_TRACKING_URI": store_uri(tmp_path / 'db.db'), "PROVE_WORK_DIR": str(tmp_path / "w")}
     proc = _train_process(args, env)
     deadline = time.time() + 240
     while not list((tmp_path / "w").glob("*/iter_2.pth")) and time.time() < deadline:
@@ -206,7 +195,7 @@ def test_a_run_left_running_by_sigkill_is_resumed_when_stale(tmp_path, acdc):
 @pytest.mark.slow
 def test_torchrun_two_processes_log_one_run_with_the_same_spec_hash(tmp_path, acdc):
     args = [*FAST, "--data-root", str(acdc), "--max-iters", "4", "--eval-interval", "4"]
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'ddp.db'}", "PROVE_WORK_DIR": str(tmp_path / "w"),
+    env = {**os.environ, "MLFLOW_TRACKING_URI": store_uri(tmp_path / 'ddp.db'), "PROVE_WORK_DIR": str(tmp_path / "w"),
            "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",
            "-m", "tests.support", "train", *args]
@@ -298,7 +287,7 @@ def test_a_ratio_schedule_killed_mid_training_resumes_on_the_same_composition(tm
     args = [*FAST, "--data-root", str(acdc), "--max-iters", str(iters), "--checkpoint-interval", "2",
             "--eval-interval", "8", "--batch-size", "4", "--strategy", "gen_random_noise", "--ratio", "0.25",
             "--ratio-schedule", "linear"]
-    env = {**os.environ, "PROVE_NUM_WORKERS": "0", "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'run.db'}",
+    env = {**os.environ, "PROVE_NUM_WORKERS": "0", "MLFLOW_TRACKING_URI": store_uri(tmp_path / 'run.db'),
            "PROVE_WORK_DIR": str(tmp_path / "run")}
     proc = _train_process(args, env)
     deadline = time.time() + 240

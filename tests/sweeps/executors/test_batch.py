@@ -18,6 +18,7 @@ from prove.sweeps.definition import from_mapping
 from prove.sweeps.executors.batch import SCHEDULERS, DirectiveValue, _escape, _executor, render_script
 from prove.sweeps.worker import expand_array_index
 from prove.settings import work_root
+from tests.support import store_uri
 
 RESOURCES = {"gpus": 1, "cpus": 8, "mem_gb": 32, "time_min": 720, "queue": "gpu"}
 
@@ -110,7 +111,7 @@ def _no_runs(uri: str) -> bool:
 
 @pytest.mark.parametrize("executor, command", [("lsf", "bsub"), ("pbs", "qsub"), ("slurm", "sbatch")])
 def test_an_executor_whose_commands_are_not_on_path_submits_nothing(tmp_path, monkeypatch, executor, command):
-    uri = f"sqlite:///{tmp_path / 'store.db'}"
+    uri = store_uri(tmp_path / 'store.db')
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin") + os.pathsep + "/usr/bin/nothing-here")
     result = CliRunner().invoke(cli, ["ablation", "--sweep", _sweep_file(tmp_path, {**RESOURCES, "gpus": 0}),
@@ -122,7 +123,7 @@ def test_an_executor_whose_commands_are_not_on_path_submits_nothing(tmp_path, mo
 
 
 def test_bad_executor_and_resources_are_named(tmp_path, monkeypatch):
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'store.db'}")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store_uri(tmp_path / 'store.db'))
     result = CliRunner().invoke(cli, ["ablation", "--sweep", _sweep_file(tmp_path), "--executor", "sge"])
     assert result.exit_code == 2 and "unknown executor 'sge'" in result.output
     assert all(name in result.output for name in ("local", "slurm", "lsf", "pbs"))
@@ -131,7 +132,7 @@ def test_bad_executor_and_resources_are_named(tmp_path, monkeypatch):
 
 
 def test_a_dry_run_shows_the_submission_and_writes_nothing(tmp_path, monkeypatch):
-    uri = f"sqlite:///{tmp_path / 'store.db'}"
+    uri = store_uri(tmp_path / 'store.db')
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     result = CliRunner().invoke(cli, ["ablation", "--sweep", _sweep_file(tmp_path), "--executor", "lsf",
                                       "--workers", "3", "--dry-run"])

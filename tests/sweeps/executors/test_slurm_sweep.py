@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from prove.cli import cli
 from tests.data.fixtures import build_acdc
 from tests.services.slurm import REPO
+from tests.support import store_uri
 
 
 def test_cluster_has_a_usable_node(slurm_cluster):
@@ -28,7 +29,7 @@ def test_cluster_has_a_usable_node(slurm_cluster):
 
 
 def _environment(monkeypatch, tmp_path: Path) -> str:
-    uri = f"sqlite:///{tmp_path / 'store.db'}"
+    uri = store_uri(tmp_path / 'store.db')
     for key, value in {"MLFLOW_TRACKING_URI": uri, "PROVE_WORK_DIR": str(tmp_path / "work"),
                        "PROVE_PLUGINS": "tests.support", "PYTHONPATH": str(REPO), "PROVE_BATCH_POLL": "1"}.items():
         monkeypatch.setenv(key, value)
@@ -89,7 +90,7 @@ def _warn_when_checkpointed(work: Path, name: str, sent: dict, deadline_s: float
         time.sleep(0.5)
 
 
-@pytest.mark.slow
+@pytest.mark.slow(60)
 def test_a_job_warned_at_its_wall_clock_hands_back_and_the_next_resumes(slurm_cluster, tmp_path, monkeypatch):
     root = tmp_path / "acdc"
     build_acdc(root)
