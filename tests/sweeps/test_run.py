@@ -110,14 +110,15 @@ def test_the_stage_studies_are_the_seeds_design():
                         "albumentations_weather", "automold", "augmenters"}
     for name, stage in (("stage1", "s1"), ("stage2", "s2")):
         rows = grid_of(name)
-        assert len(rows) == 540 and axis(rows, "stage") == {stage}
+        assert len(rows) == 416 and axis(rows, "stage") == {stage}
         assert axis(rows, "dataset") == {"bdd10k", "iddaw", "mapillary", "outside15k"}
-        assert axis(rows, "model") == {"deeplabv3plus_r50", "pspnet_r50", "segformer_mit-b3", "segnext_mscan-b",
-                                       "mask2former_swin-b"}  # not hrnet_hr48 (exclusions.yaml)
+        # not hrnet_hr48 (exclusions.yaml), not deeplabv3plus_r50 (no S1/S2 baseline in the records)
+        assert axis(rows, "model") == {"pspnet_r50", "segformer_mit-b3", "segnext_mscan-b", "mask2former_swin-b"}
         strategies = axis(rows, "strategy")
         assert {s for s in strategies if s.startswith("gen_")} == {f"gen_{g}" for g in users_generators}
-        assert {s for s in strategies if s.startswith("std_")} == {"std_photometric_distort", "std_autoaugment",
-                                                                  "std_randaugment", "std_cutmix", "std_mixup"}
+        assert {s for s in strategies if s.startswith("std_")} == {"std_autoaugment", "std_randaugment", "std_cutmix",
+                                                                  "std_mixup"}  # std_photometric_distort: removed
+        assert len(strategies) == 26 and "baseline" in strategies
         # the protocol: 15k iterations, batch 16, ImageNet weights (mask2former: 10k, batch 8)
         plain = [r for r in rows if r["model"] != "mask2former_swin-b"]
         assert axis(plain, "max_iters") == {15000} and axis(plain, "batch_size") == {16}
@@ -125,7 +126,8 @@ def test_the_stage_studies_are_the_seeds_design():
         m2f = [r for r in rows if r["model"] == "mask2former_swin-b"]
         assert axis(m2f, "max_iters") == {10000} and axis(m2f, "batch_size") == {8}
     cg = grid_of("cityscapes-gen")
-    assert len(cg) == 135 and axis(cg, "dataset") == {"cityscapes"} and axis(cg, "stage") == {"cg"}
+    assert len(cg) == 100 and axis(cg, "dataset") == {"cityscapes"} and axis(cg, "stage") == {"cg"}
+    assert "gen_LANIT" not in axis(cg, "strategy") and len(axis(cg, "strategy")) == 25
     assert axis([r for r in cg if r["model"] != "mask2former_swin-b"], "max_iters") == {20000}
     tests = PRESETS.get("cityscapes-gen").sweep().tests
     assert [(t.dataset, t.stage) for t in tests] == [("same", ""), ("acdc", "cg")]
@@ -139,7 +141,7 @@ def test_the_ablation_presets_are_the_seeds_design():
     assert axis(cs, "strategy") == {"gen_VisualCloze", "gen_step1x_v1p2", "gen_flux_kontext", "gen_TSIT"}
     assert axis(s1, "dataset") == {"bdd10k", "iddaw"} and axis(s1, "model") == {"pspnet_r50", "segformer_mit-b3"}
     noise = grid_of("noise")
-    assert len(noise) == 45 and axis(noise, "strategy") == {"gen_random_noise"}
+    assert len(noise) == 36 and axis(noise, "strategy") == {"gen_random_noise"}
     assert axis([r for r in noise if r["stage"] == "cg"], "ratio") == {0.0}
     combination = grid_of("combination")
     assert len(combination) == 18 and axis(combination, "ratio") == {0.5} and axis(combination, "max_iters") == {20000}
@@ -149,7 +151,7 @@ def test_the_ablation_presets_are_the_seeds_design():
     assert axis([r for r in extended if r["stage"] == "s1"], "max_iters") == {45000}
     assert axis([r for r in extended if r["stage"] == "cg"], "max_iters") == {60000}
     scratch = grid_of("from-scratch")
-    assert len(scratch) == 108 and axis(scratch, "pretrained") == {"false"} and axis(scratch, "max_iters") == {40000}
+    assert len(scratch) == 104 and axis(scratch, "pretrained") == {"false"} and axis(scratch, "max_iters") == {40000}
     assert axis(grid_of("from-scratch-ratio0"), "ratio") == {0.0}
     loss = grid_of("loss")
     assert {(r["aux_loss"], r["main_loss"]) for r in loss} == {("lovasz", "ce"), ("boundary", "ce"), ("focal", "ce"),
