@@ -21,7 +21,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("prove.data",),  # registries, in the order they use each other ...
     ("prove.generators",),
     ("prove.models", "prove.strategies"),
-    ("prove.spec",),  # ... then the validated request
+    ("prove.spec", "prove.studies"),  # ... then the validated request and the designs it belongs to
     ("prove.tracking",),  # the store
     ("prove.training",),  # the verbs that write runs
     ("prove.evaluation", "prove.quality"),

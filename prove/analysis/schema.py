@@ -26,6 +26,7 @@ STAGES: tuple[str, ...] = tuple(STAGE_REGISTRY.names())  # canonical names, in s
 RESULT_COLUMNS: dict[str, str] = {
     "run_id": "str",
     "train_run_id": "str",
+    "study": "str",  # the declared study (prove.studies) its run belongs to; "" = none recorded
     "stage": "str",
     "dataset": "str",
     "model": "str",
@@ -52,7 +53,7 @@ RESULT_COLUMNS: dict[str, str] = {
 }
 # one row per training run (prove.analysis.store.sync_trainings); val_iter = -1 when never validated
 TRAINING_COLUMNS: dict[str, str] = {
-    "run_id": "str", "status": "str", "stage": "str", "dataset": "str", "model": "str", "strategy": "str",
+    "run_id": "str", "status": "str", "study": "str", "stage": "str", "dataset": "str", "model": "str", "strategy": "str",
     "strategy_family": "str", "ratio": "float", "ratio_schedule": "str", "gen_domains": "str",
     "aux_loss": "str", "main_loss": "str", "pretrained": "str",
     "seed": "int", "batch_size": "int", "max_iters": "int", "val_iter": "int", "val_mIoU": "float", "end_time": "int",

@@ -27,7 +27,9 @@ from prove.data.labels import CLASSES
 from prove.tracking import schema
 from prove.tracking.client import no_gc, experiment_ids, mlflow_client, search_runs
 
-CACHE_VERSION = 4  # 2: experiment creation times recorded; 3: batch_size and max_iters columns; 4: ratio_schedule, gen_domains
+# 2: experiment creation times recorded; 3: batch_size and max_iters columns; 4: ratio_schedule, gen_domains;
+# 5: study
+CACHE_VERSION = 5
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ def run_rows(run) -> tuple[list[dict], list[dict]]:
     p, m, tags = run.data.params, run.data.metrics, run.data.tags
     base = dict(
         run_id=run.info.run_id, train_run_id=tags.get(schema.TRAIN_RUN, p.get("train_run_id", "")),
-        **spec_columns(p), **setting_columns(p), strategy_family=tags.get(schema.FAMILY, ""),
+        study=tags.get(schema.STUDY, ""), **spec_columns(p), **setting_columns(p), strategy_family=tags.get(schema.FAMILY, ""),
         generator_family=_generator_family(p["strategy"]), test_dataset=p["test_dataset"],
         test_split=p["test_split"], checkpoint_iter=int(p["checkpoint_iter"]),
     )
@@ -197,7 +199,7 @@ def training_row(run) -> dict:
         (latest,) = [m for m in run.data.to_proto().metrics if m.key == "val/mIoU"]
         val_iter, val_miou = int(latest.step), float(latest.value)
     return dict(
-        run_id=run.info.run_id, status=run.info.status, **spec_columns(p), **setting_columns(p),
+        run_id=run.info.run_id, status=run.info.status, study=run.data.tags.get(schema.STUDY, ""), **spec_columns(p), **setting_columns(p),
         strategy_family=run.data.tags.get(schema.FAMILY, ""),
         val_iter=val_iter, val_mIoU=val_miou, end_time=int(run.info.end_time or 0),
     )

@@ -117,7 +117,7 @@ def verb(name: str, hidden: bool = False):
 
 @verb("list")
 def list_command(what: str, format: str) -> None:
-    """List strategies, generators, datasets, presets, models, losses, stages or executors."""
+    """List strategies, generators, datasets, presets, studies, models, losses, stages, executors or schedules."""
     listing = LISTINGS[what]
     if format == "markdown":
         if listing.markdown is None:
@@ -169,7 +169,7 @@ def train_command(**values) -> None:
 
     try:
         outcome = train(spec, force=options.force, experiment=options.experiment or None,
-                        system_metrics=options.system_metrics == "on")
+                        system_metrics=options.system_metrics == "on", study=options.study)
     except TrainingInterrupted as exc:
         sys.exit(exit_code_for(exc))
     click.echo(outcome.run_id)
@@ -183,7 +183,8 @@ def test_command(**values) -> None:
     from prove.evaluation.run import outcome_json, test
 
     outcomes = test(o.run_id or None, spec, o.checkpoint, o.test_dataset, o.test_split, o.test_data_root,
-                    o.test_domain_csv, o.force, o.samples, o.eval_batch_size, o.experiment or None, o.test_split_csv)
+                    o.test_domain_csv, o.force, o.samples, o.eval_batch_size, o.experiment or None, o.test_split_csv,
+                    o.study)
     click.echo(outcome_json(outcomes))
 
 
@@ -214,7 +215,7 @@ def adopt_command(**values) -> None:
                                         "seed")}
     from prove.training.adopt import adopt
 
-    outcome = adopt(o.folder, given, config=o.config, experiment=o.experiment or None, trust=o.trust)
+    outcome = adopt(o.folder, given, config=o.config, experiment=o.experiment or None, trust=o.trust, study=o.study)
     click.echo(json.dumps(dict(run_id=outcome.run_id, action=outcome.action, run_name=outcome.spec.run_name,
                                checkpoints=outcome.checkpoints)))
 
@@ -225,7 +226,7 @@ def import_results_command(**values) -> None:
     o = ImportOptions(**values)
     from prove.tracking.importer import import_results
 
-    report = import_results(o.file, experiment=o.experiment or None, force=o.force)
+    report = import_results(o.file, experiment=o.experiment or None, force=o.force, study=o.study)
     click.echo(json.dumps(dict(imported=report.imported, skipped=report.skipped, replaced=report.replaced)))
 
 

@@ -33,6 +33,7 @@ DOC_TABLES: tuple[tuple[str, str, Callable[..., str]], ...] = (
     ("docs/generated-images.md", "generators-table", listing.generators_markdown),
     ("docs/datasets.md", "datasets-table", listing.datasets_markdown),
     ("docs/ablation.md", "presets-table", listing.presets_markdown),
+    ("docs/ablation.md", "studies-table", listing.studies_markdown),
     ("docs/models.md", "zoo-table", listing.models_markdown),
 )
 

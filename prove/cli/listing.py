@@ -92,6 +92,14 @@ def preset_rows() -> list[dict]:
             for name, p in PRESETS.items()]
 
 
+def study_rows() -> list[dict]:
+    from prove.studies import STUDIES
+
+    return [dict(name=name, aliases=list(st.aliases), factor=st.factor, reference=st.reference, preset=st.preset,
+                 main=st.main, origin=STUDIES.origin(name), description=st.description)
+            for name, st in STUDIES.items()]
+
+
 def loss_rows() -> list[dict]:
     from prove.models import LOSSES
 
@@ -208,6 +216,14 @@ def presets_markdown(builtin_only: bool = False) -> str:
     return "\n".join(lines)
 
 
+def studies_markdown(builtin_only: bool = False) -> str:
+    """docs/ablation.md: the group's studies, in the order of its program."""
+    lines = ["| study | what it is | varies | compared with | planned by |", "|---|---|---|---|---|"]
+    lines += [_cells(f"`{r['name']}`", r["description"], f"`{r['factor']}`", r["reference"],
+                     f"`--preset {r['preset']}`" if r["preset"] else "-") for r in _kept(study_rows(), builtin_only)]
+    return "\n".join(lines)
+
+
 def losses_markdown(builtin_only: bool = False) -> str:
     """docs/train.md: the losses and the roles they may take."""
     from prove.models.losses import NONE
@@ -236,6 +252,7 @@ LISTINGS: dict[str, Listing] = {l.name: l for l in (
             generators_markdown),
     Listing("datasets", dataset_rows, ("name", "aliases", "splits", "domains_from", "description"), datasets_markdown),
     Listing("presets", preset_rows, ("name", "aliases", "description"), presets_markdown),
+    Listing("studies", study_rows, ("name", "factor", "preset", "description"), studies_markdown),
     Listing("models", model_rows, ("name", "family", "size", "status", "description"), models_markdown),
     Listing("losses", loss_rows, ("name", "roles", "aliases", "description"), losses_markdown),
     Listing("stages", stage_rows, ("name", "aliases", "dataset", "description"), stages_markdown),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from prove.spec import EXPERIMENT_HELP, option
+from prove.studies import STUDY_HELP
 
 CHECKPOINT_CHOICES = "last, best, all, or an iteration number"
 
@@ -24,3 +25,4 @@ class TestOptions:
     eval_batch_size: int = option(4, "Images per inference batch.")
     force: bool = option(False, "Evaluate again and replace an existing result.")
     experiment: str = option("", EXPERIMENT_HELP)
+    study: str = option("", "The study the test runs belong to (default: their training's; `prove list studies`).")

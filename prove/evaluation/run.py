@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import click
@@ -27,6 +27,7 @@ from prove.data.labels import CLASSES
 from prove.errors import ProveError
 from prove.evaluation.metrics import ALL
 from prove.spec import RUN_NAME_SEPARATOR, TrainSpec
+from prove.studies import STUDIES
 from prove.tracking import client, schema
 from prove.training.artifacts import iteration_checkpoints
 
@@ -48,6 +49,7 @@ class TestTarget:
     work_dir: str
     config: str  # the training's mmseg config (its model is rebuilt from it)
     spec_hash: str  # as the training run records it (its files need not be on this machine)
+    study: str = ""  # the training's study (its `prove.study` tag): its tests belong to it too
 
     def key(self, iteration: int) -> str:
         return schema.test_key(self.train_run_id, self.test_dataset, self.test_split, iteration)
@@ -128,7 +130,7 @@ def find_target(run_id: str | None, spec: TrainSpec | None, checkpoint: str, tes
     config = run.data.tags.get(schema.CONFIG_FILE) or str(Path(work_dir) / "config.py")
     return TestTarget(run.info.run_id, dataset, split, str(adapter.root), str(adapter.domain_csv or ""),
                       str(adapter.split_csv or ""), select_checkpoints(work_dir, checkpoint), train_spec, work_dir,
-                      config, run.data.tags.get(schema.SPEC_HASH, ""))
+                      config, run.data.tags.get(schema.SPEC_HASH, ""), run.data.tags.get(schema.STUDY, ""))
 
 
 def existing_results(key: str) -> list:
@@ -209,6 +211,8 @@ def run_test(request: TestTarget, iteration: int, checkpoint: str, force: bool, 
     params.update({f"test_data.{k}": v for k, v in test_adapter.settings().items()})
     tags = {schema.KIND: schema.TEST, schema.TEST_KEY: key, schema.TRAIN_RUN: request.train_run_id,
             schema.SPEC_HASH: request.spec_hash, schema.FAMILY: _family(spec)}
+    if request.study:
+        tags[schema.STUDY] = request.study
     # nested under its training in the UI: what tells siblings apart (test set, iteration) first
     name = f"test {request.test_dataset}/{request.test_split} @{iteration} · {spec.run_name.split(RUN_NAME_SEPARATOR)[0]}"
     exp_id = client.experiment_id(experiment)
@@ -288,11 +292,16 @@ def _family(spec: TrainSpec) -> str:
 def test(run_id: str | None = None, spec: TrainSpec | None = None, checkpoint: str = "last", test_dataset: str = "",
          test_split: str = "", test_data_root: str = "", test_domain_csv: str = "", force: bool = False,
          samples: int = 4, batch_size: int = 4, experiment: str | None = None,
-         test_split_csv: str = "") -> list[TestOutcome]:
+         test_split_csv: str = "", study: str = "") -> list[TestOutcome]:
+    """Test a training's checkpoints; the test runs belong to `study` if given, else to the
+    training's study."""
     if not run_id and spec is None:
         raise ProveError("say which training to test: a run id, or the training options of its spec")
+    study = STUDIES.canonical(study) if study else ""
     target = find_target(run_id, spec, checkpoint, test_dataset, test_split, test_data_root, test_domain_csv,
                          experiment, test_split_csv)
+    if study:
+        target = replace(target, study=study)
     outcomes = [run_test(target, it, path, force, samples, batch_size, experiment) for it, path in target.checkpoints]
     return outcomes
 

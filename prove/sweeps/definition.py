@@ -37,7 +37,7 @@ from typing import Any, Mapping
 from prove.errors import ProveError
 from prove.spec import TrainSpec
 
-SWEEP_KEYS = ("name", "grid", "fixed", "exclude", "manifests", "tests", "checkpoint", "resources", "extend")
+SWEEP_KEYS = ("name", "study", "grid", "fixed", "exclude", "manifests", "tests", "checkpoint", "resources", "extend")
 CHECKPOINTS = ("last", "all")  # which checkpoints of each training are tested
 # Per worker job. `queue` is SLURM's partition (`partition` is accepted as its name there);
 # `warn_min`: minutes before `time_min` at which the job is warned and hands its spec back.
@@ -72,6 +72,7 @@ class SweepItem:
     spec: TrainSpec | None  # None when blocked
     blocked: str = ""
     planned: TrainSpec | None = None  # the spec a blocked combination would have (when it has one)
+    study: str = ""  # the study its runs belong to (prove.studies; the `prove.study` tag)
 
     @property
     def label(self) -> str:
@@ -90,11 +91,17 @@ class Sweep:
     checkpoint: str = DEFAULT_CHECKPOINT
     resources: Mapping[str, Any] = field(default_factory=lambda: dict(DEFAULT_RESOURCES))
     extend: int = DEFAULT_EXTEND  # > 1: continue each grid training (once finished) to extend x its iterations
+    studies: tuple[str, ...] = ()  # per grid block, the study of its runs ("" = none declared)
+
+    def study_of_block(self, index: int) -> str:
+        return self.studies[index] if index < len(self.studies) else ""
 
     def items(self) -> list[SweepItem]:
-        """Every non-excluded combination, in grid order, deduplicated by spec hash."""
+        """Every non-excluded combination, in grid order, deduplicated by spec hash (a spec in
+        two grid blocks belongs to the first block's study)."""
         out, seen = [], set()
-        for combo in self.combinations():
+        for block, combo in self._block_combinations():
+            study = self.study_of_block(block)
             if any(all(_same(combo.get(k, self.fixed.get(k)), v) for k, v in ex.items()) for ex in self.exclude):
                 continue
             raw = {**self.fixed, **combo}
@@ -106,18 +113,22 @@ class Sweep:
             except ProveError as exc:
                 if "manifest" not in str(exc):
                     raise ProveError(f"sweep {self.name!r}, combination {combo}: {exc}") from None
-                out.append(SweepItem(tuple(combo.items()), None, str(exc), _planned(raw, self.extend)))
+                out.append(SweepItem(tuple(combo.items()), None, str(exc), _planned(raw, self.extend), study))
                 continue
             if spec.spec_hash() in seen:
                 continue
             seen.add(spec.spec_hash())
             missing = self.unavailable_here(spec)
-            out.append(SweepItem(tuple(combo.items()), None if missing else spec, missing, spec))
+            out.append(SweepItem(tuple(combo.items()), None if missing else spec, missing, spec, study))
         return out
 
     def combinations(self) -> list[dict]:
         """Every combination of every grid, in grid order."""
-        return [dict(zip(grid, values)) for grid in self.grid for values in itertools.product(*grid.values())]
+        return [combo for _, combo in self._block_combinations()]
+
+    def _block_combinations(self) -> list[tuple[int, dict]]:
+        return [(i, dict(zip(grid, values))) for i, grid in enumerate(self.grid)
+                for values in itertools.product(*grid.values())]
 
     def tests_of(self, spec: TrainSpec) -> list[TestSet]:
         return [t for t in self.tests if t.applies(spec)]
@@ -146,7 +157,8 @@ class Sweep:
 
     def to_mapping(self) -> dict:
         """The YAML form (what `from_mapping` reads): logged with a sweep, written with a demo."""
-        grids = [{k: list(v) for k, v in g.items()} for g in self.grid]
+        grids = [{**({"study": self.study_of_block(i)} if self.study_of_block(i) else {}),
+                  **{k: list(v) for k, v in g.items()}} for i, g in enumerate(self.grid)]
         return dict(name=self.name, grid=grids[0] if len(grids) == 1 else grids, fixed=dict(self.fixed),
                     exclude=[dict(e) for e in self.exclude], manifests=dict(self.manifests),
                     tests=[{k: v for k, v in dict(dataset=t.dataset, split=t.split, stage=t.stage).items()
@@ -251,6 +263,14 @@ def from_mapping(data: Any, source: str) -> Sweep:
     grids = [grids] if isinstance(grids, dict) else grids
     if not isinstance(grids, list) or not grids or not all(isinstance(g, dict) and g for g in grids):
         _fail(source, "needs a non-empty 'grid': train option -> list of values (or a list of such mappings)")
+    grids = list(grids)  # (the blocks are rewritten below without their study)
+    sweep_study = _study(data.get("study"), source) if data.get("study") else ""
+    studies = []
+    for i, grid in enumerate(grids):  # a block's own `study: NAME` (not an axis), else the sweep's
+        studies.append(_study(grid["study"], source) if "study" in grid else sweep_study)
+        grids[i] = grid = {k: v for k, v in grid.items() if k != "study"}
+        if not grid:
+            _fail(source, "a grid block needs at least one train option besides its study")
     train_options = set(TrainSpec.__dataclass_fields__)
     for grid in grids:
         for name, values in grid.items():
@@ -307,9 +327,19 @@ def from_mapping(data: Any, source: str) -> Sweep:
     if not isinstance(extend, int) or isinstance(extend, bool) or extend < 1:
         _fail(source, f"extend {extend!r} must be a whole number >= 1 (e.g. 3: continue each training to 3x)")
     sweep = Sweep(str(data.get("name") or Path(source).stem), tuple(grids), fixed, tuple(exclude), manifests,
-                  tuple(test_sets), checkpoint, resources, extend)
+                  tuple(test_sets), checkpoint, resources, extend, tuple(studies))
     sweep.items()  # every combination validated now
     return sweep
+
+
+def _study(name: Any, source: str) -> str:
+    """A declared study's canonical name, from any accepted spelling."""
+    from prove.studies import STUDIES
+
+    if not isinstance(name, str) or name not in STUDIES:
+        _fail(source, f"study {name!r} is not a declared study; accepted: {', '.join(STUDIES.names())} "
+                      "(`prove list studies`)")
+    return STUDIES.canonical(name)
 
 
 def parse_resources(raw: Mapping[str, Any], source: str) -> dict:

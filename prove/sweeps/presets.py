@@ -63,8 +63,8 @@ def every_strategy() -> list[str]:
 
 
 def _study(name: str, stage: str, **extra) -> dict:
-    return dict(name=name, grid=dict(stage=[stage], dataset=STUDY_DATASETS, model=STUDY_MODELS,
-                                     strategy=study_strategies()),
+    return dict(name=name, study=stage, grid=dict(stage=[stage], dataset=STUDY_DATASETS, model=STUDY_MODELS,
+                                                  strategy=study_strategies()),
                 manifests=MANIFESTS, resources=STUDY_RESOURCES, **extra)
 
 
@@ -81,7 +81,7 @@ def stage2() -> dict:
 def cityscapes_gen() -> dict:
     """CG: train on Cityscapes (20k), test in-domain (Cityscapes) and cross-domain (ACDC)."""
     strategies = [s for s in study_strategies() if s not in CG_EXCLUDED]
-    return dict(name="cityscapes-gen", grid=dict(stage=["cg"], dataset=["cityscapes"], model=STUDY_MODELS,
+    return dict(name="cityscapes-gen", study="cg", grid=dict(stage=["cg"], dataset=["cityscapes"], model=STUDY_MODELS,
                                                  strategy=strategies),
                 manifests=MANIFESTS, tests=CG_TESTS, resources=STUDY_RESOURCES)
 
@@ -91,10 +91,10 @@ RATIOS = [0.0, 0.25, 0.75]  # 0.5 and 1.0 come from the main stages, not retrain
 
 def ratio() -> dict:
     """CS-ratio (48) and S1-ratio (24): the real-image fraction of a few generators."""
-    cs = dict(stage=["cg"], dataset=["cityscapes"], ratio=RATIOS,
+    cs = dict(study="cs-ratio", stage=["cg"], dataset=["cityscapes"], ratio=RATIOS,
               strategy=[f"gen_{g}" for g in ("VisualCloze", "step1x_v1p2", "flux_kontext", "TSIT")],
               model=["pspnet_r50", "segformer_mit-b3", "segnext_mscan-b", "mask2former_swin-b"])
-    s1 = dict(stage=["s1"], dataset=["bdd10k", "iddaw"], ratio=RATIOS,
+    s1 = dict(study="s1-ratio", stage=["s1"], dataset=["bdd10k", "iddaw"], ratio=RATIOS,
               strategy=[f"gen_{g}" for g in ("VisualCloze", "TSIT")], model=["pspnet_r50", "segformer_mit-b3"])
     return dict(name="ratio", grid=[cs, s1], manifests=MANIFESTS, tests=CG_TESTS, resources=STUDY_RESOURCES)
 
@@ -103,14 +103,14 @@ def noise() -> dict:
     """The noise control: uniform-noise images with the real labels, at ratio 0 and 0.5 (S1), and 0 (CG)."""
     s1 = dict(stage=["s1"], dataset=STUDY_DATASETS, model=STUDY_MODELS, strategy=[NOISE_CONTROL], ratio=[0.0, 0.5])
     cg = dict(stage=["cg"], dataset=["cityscapes"], model=STUDY_MODELS, strategy=[NOISE_CONTROL], ratio=[0.0])
-    return dict(name="noise", grid=[s1, cg], tests=CG_TESTS, resources=STUDY_RESOURCES)
+    return dict(name="noise", study="noise", grid=[s1, cg], tests=CG_TESTS, resources=STUDY_RESOURCES)
 
 
 def combination() -> dict:
     """gen_X + std_Y on Cityscapes at ratio 0.5 (18): does a standard augmentation add to generated images?"""
     strategies = [f"gen_{g}+{s}" for g in ("Qwen_Image_Edit", "Img2Img", "augmenters")
                   for s in ("std_cutmix", "std_autoaugment", "std_mixup")]
-    return dict(name="combination", grid=dict(stage=["cg"], dataset=["cityscapes"], strategy=strategies,
+    return dict(name="combination", study="combination", grid=dict(stage=["cg"], dataset=["cityscapes"], strategy=strategies,
                                               model=["pspnet_r50", "segformer_mit-b3"], ratio=[0.5]),
                 manifests=MANIFESTS, tests=CG_TESTS, resources=STUDY_RESOURCES)
 
@@ -123,20 +123,20 @@ def extended() -> dict:
               strategy=["baseline", "gen_Img2Img", "gen_augmenters", "gen_cycleGAN", "std_randaugment"])
     cg = dict(stage=["cg"], dataset=["cityscapes"], model=models,
               strategy=["baseline", "gen_augmenters", "gen_Img2Img", "gen_CUT", "std_randaugment"])
-    return dict(name="extended", grid=[s1, cg], extend=3, checkpoint="all", manifests=MANIFESTS, tests=CG_TESTS,
-                resources=STUDY_RESOURCES)
+    return dict(name="extended", study="extended", grid=[s1, cg], extend=3, checkpoint="all", manifests=MANIFESTS,
+                tests=CG_TESTS, resources=STUDY_RESOURCES)
 
 
 def from_scratch() -> dict:
     """The S1 study without ImageNet weights (40k iterations, checkpoints every 5k), segformer_mit-b3."""
-    return dict(name="from-scratch", grid=dict(stage=["s1"], dataset=STUDY_DATASETS, model=["segformer_mit-b3"],
+    return dict(name="from-scratch", study="from-scratch", grid=dict(stage=["s1"], dataset=STUDY_DATASETS, model=["segformer_mit-b3"],
                                                strategy=study_strategies()),
                 fixed=dict(pretrained="false"), manifests=MANIFESTS, resources=STUDY_RESOURCES)
 
 
 def from_scratch_ratio0() -> dict:
     """From scratch, the generated images alone (ratio 0) on BDD10k, Mapillary Vistas and OUTSIDE15k."""
-    return dict(name="from-scratch-ratio0", grid=dict(stage=["s1"], dataset=["bdd10k", "mapillary", "outside15k"],
+    return dict(name="from-scratch-ratio0", study="from-scratch-ratio0", grid=dict(stage=["s1"], dataset=["bdd10k", "mapillary", "outside15k"],
                                                       model=["segformer_mit-b3"],
                                                       strategy=[f"gen_{g}" for g in STUDY_GENERATORS], ratio=[0.0]),
                 fixed=dict(pretrained="false"), manifests=MANIFESTS, resources=STUDY_RESOURCES)
@@ -146,14 +146,14 @@ def loss() -> dict:
     """Auxiliary Lovasz, boundary and focal losses beside cross-entropy, and Lovasz as the main loss."""
     base = dict(stage=["s1"], dataset=["bdd10k"], model=["segformer_mit-b3"],
                 strategy=["baseline", "std_autoaugment", "gen_cycleGAN"])
-    return dict(name="loss", grid=[dict(base, aux_loss=["lovasz", "boundary", "focal"], main_loss=["ce"]),
+    return dict(name="loss", study="loss", grid=[dict(base, aux_loss=["lovasz", "boundary", "focal"], main_loss=["ce"]),
                                    dict(base, aux_loss=["none"], main_loss=["lovasz"])],
                 manifests=MANIFESTS, resources=STUDY_RESOURCES)
 
 
 def batch_size() -> dict:
     """Batch 2, 4, 8 and 16 with the learning rate scaled linearly (lr auto)."""
-    return dict(name="batch-size", grid=dict(stage=["s1"], dataset=["bdd10k"], model=["segformer_mit-b3"],
+    return dict(name="batch-size", study="batch-size", grid=dict(stage=["s1"], dataset=["bdd10k"], model=["segformer_mit-b3"],
                                              strategy=["baseline", "std_autoaugment"], batch_size=[2, 4, 8, 16]),
                 resources=STUDY_RESOURCES)
 
@@ -167,7 +167,7 @@ def curriculum() -> dict:
     """The curriculum study: the top S1 strategy with its generated images mixed constantly,
     linearly ramped in, early only or late only (prove.data.schedules), and the matched baseline."""
     block = dict(stage=["s1"], dataset=["bdd10k"], model=["segformer_mit-b3"])
-    return dict(name="curriculum", grid=[dict(block, strategy=[CURRICULUM_STRATEGY],
+    return dict(name="curriculum", study="curriculum", grid=[dict(block, strategy=[CURRICULUM_STRATEGY],
                                               ratio_schedule=["constant", "linear", "early", "late"]),
                                          dict(block, strategy=["baseline"])],
                 manifests=MANIFESTS, resources=STUDY_RESOURCES)
@@ -181,7 +181,7 @@ def targeted() -> dict:
     """Domain-targeted generated images: the top S1 strategy with only the images aimed at one
     domain, one run per target domain, beside its untargeted run and the baseline."""
     block = dict(stage=["s1"], dataset=["bdd10k"], model=["segformer_mit-b3"])
-    return dict(name="targeted", grid=[dict(block, strategy=[CURRICULUM_STRATEGY], gen_domains=["", *TARGET_DOMAINS]),
+    return dict(name="targeted", study="targeted", grid=[dict(block, strategy=[CURRICULUM_STRATEGY], gen_domains=["", *TARGET_DOMAINS]),
                                        dict(block, strategy=["baseline"])],
                 manifests=MANIFESTS, resources=STUDY_RESOURCES)
 
@@ -213,8 +213,11 @@ def demo_grid(max_iters: int = DEMO_MAX_ITERS) -> dict:
     """The demo: 5 strategies x S1/S2 on the embedded benchmark with the tiny CNN, every checkpoint
     tested, and the baseline once more with seed 1 (its seed-to-seed noise floor, in the report)."""
     interval = max(1, max_iters // DEMO_CHECKPOINTS)
-    return dict(name="demo", grid=[{"stage": ["s1", "s2"], "strategy": list(DEMO_STRATEGIES)},
-                                   {"stage": ["s1", "s2"], "strategy": ["baseline"], "seed": [1]}],
+    # one block per stage: each stage's runs belong to that stage's study (S1, S2 in miniature)
+    return dict(name="demo", grid=[*({"study": stage, "stage": [stage], "strategy": list(DEMO_STRATEGIES)}
+                                     for stage in ("s1", "s2")),
+                                   *({"study": stage, "stage": [stage], "strategy": ["baseline"], "seed": [1]}
+                                     for stage in ("s1", "s2"))],
                 fixed={"dataset": "weather_bench", "model": "fcn_r18-tiny", "max_iters": max_iters,
                        "checkpoint_interval": interval, "eval_interval": max_iters},
                 checkpoint="all", resources={"cpus": 2, "mem_gb": 4, "time_min": 30})

@@ -160,7 +160,7 @@ def _work(sweep: Sweep, item: SweepItem, experiment: str | None, claim, report: 
     _CURRENT["claim"] = claim
     try:
         with Keepalive(claim):
-            outcome = train(item.spec, experiment=experiment)
+            outcome = train(item.spec, experiment=experiment, study=item.study)
             for dataset, split in test_keys(sweep, item):
                 test(run_id=outcome.run_id, checkpoint=sweep.checkpoint, test_dataset=dataset, test_split=split,
                      samples=2, experiment=experiment)

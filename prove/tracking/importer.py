@@ -54,6 +54,7 @@ from prove.models.losses import aux_losses, main_losses
 from prove.progress import LiveBar, Progress, interactive
 from prove.spec import STAGES
 from prove.strategies import parse_strategy
+from prove.studies import STUDIES
 from prove.tracking import bulk, client, schema
 from prove.tracking.schema import ALL_DOMAINS, METRICS, domain_values
 
@@ -62,7 +63,10 @@ REQUIRED_COLUMNS = ("stage", "dataset", "model", "strategy", "ratio", "aux_loss"
 # a study's settings where the CSV records them (the batch-size and extended studies); given,
 # they join the result's identity and are logged as the params `prove train` logs
 SETTING_COLUMNS = ("main_loss", "batch_size", "max_iters")
-OPTIONAL_COLUMNS = (*(m for m in METRICS if m != "mIoU"), "checkpoint_iter", "seed", "run_name", *SETTING_COLUMNS)
+# study: the declared study the result belongs to (prove.studies; its runs' `prove.study` tag), a
+# label, not part of the result's identity
+OPTIONAL_COLUMNS = (*(m for m in METRICS if m != "mIoU"), "checkpoint_iter", "seed", "run_name", *SETTING_COLUMNS,
+                    "study")
 TRAINING_FIELDS = ("stage", "dataset", "model", "strategy", "ratio", "aux_loss", "pretrained", "seed", "run_name")
 RESULT_FIELDS = (*TRAINING_FIELDS, "test_dataset", "checkpoint_iter")
 
@@ -113,14 +117,19 @@ class _Result:
 
 
 def import_results(path: str | Path, experiment: str | None = None, force: bool = False,
-                   echo: Callable[..., None] = click.echo) -> ImportReport:
-    """Import the results of the CSV at `path` as test runs (see the module docstring)."""
+                   echo: Callable[..., None] = click.echo, study: str = "") -> ImportReport:
+    """Import the results of the CSV at `path` as test runs (see the module docstring); `study`:
+    the study of rows whose `study` cell is empty (or of every row, without the column)."""
+    study = STUDIES.canonical(study) if study else ""
     source = Path(path).expanduser()
     if not source.is_file():
         raise ProveError(f"results file not found: {str(source)!r}")
     source = source.resolve()
     rows, problems = _read(source)
     results = _results(source, rows, problems)
+    for result in results:
+        if study and not result.fields.get("study"):
+            result.fields["study"] = study
     existing = _existing_runs()
     report = ImportReport(rows=len(rows))
     plan: list[tuple[_Result, list]] = []  # (result, the runs it replaces)
@@ -277,6 +286,7 @@ def _row(line: int, cells: dict[str, str], problems: list[str]) -> tuple[dict, s
                 bad(column, f"is not accepted; accepted: {', '.join(accepted)}")
 
     name("stage", STAGES.canonical)
+    name("study", STUDIES.canonical)
     name("dataset", DATASETS.canonical)
     name("test_dataset", DATASETS.canonical)
     name("model", lambda v: get_model_card(v).name)
@@ -391,6 +401,7 @@ def _new_run(result: _Result, source: Path, common: dict[str, str]) -> bulk.NewR
         schema.KIND: schema.TEST, schema.TEST_KEY: schema.test_key(train_run_id, f["test_dataset"], TEST_SPLIT, iteration),
         schema.TRAIN_RUN: train_run_id, schema.FAMILY: result.family, SOURCE: "import", IMPORT_FILE: str(source),
         IMPORT_KEY: result.key, IMPORT_LINES: ",".join(map(str, result.lines)),
+        **({schema.STUDY: f["study"]} if f.get("study") else {}),
     }
     training = f["run_name"] or " · ".join((f["strategy"], f["stage"], f["dataset"], f["model"]))
     name = f"{training} · imported {f['test_dataset']} @{iteration}"

@@ -31,6 +31,7 @@ TRAIN_RUN = "prove.train_run_id"  # on a test run: the training it evaluates
 RECONCILED = "prove.reconciled"  # unix time `prove ablation --reconcile` marked a dead job's run KILLED
 
 # -- imported results (prove import-results) -------------------------------------------------------
+STUDY = "prove.study"  # the study a training (and its tests) belongs to: a prove.studies name
 SOURCE = "prove.source"  # "import" on results that came from a CSV
 IMPORT_FILE, IMPORT_KEY, IMPORT_LINES = "prove.import_file", "prove.import_key", "prove.import_lines"
 

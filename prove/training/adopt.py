@@ -23,6 +23,7 @@ from pathlib import Path
 
 from prove.errors import ProveError
 from prove.spec import STAGES, TrainSpec
+from prove.studies import STUDIES
 from prove.tracking import client, schema
 from prove.training.artifacts import iteration_checkpoints
 
@@ -105,9 +106,10 @@ def find_config(folder: Path, config: str = "") -> Path:
 
 
 def adopt(folder: str | Path, given: dict[str, str] | None = None, config: str = "", experiment: str | None = None,
-          trust: bool = False) -> Adopted:
+          trust: bool = False, study: str = "") -> Adopted:
     """Register `folder` as a FINISHED training run (see the module docstring); writes nothing
     until everything is known and checked."""
+    study = STUDIES.canonical(study) if study else ""
     folder = Path(folder).expanduser().resolve()
     if not folder.is_dir():
         raise ProveError(f"adopt: {folder} is not a folder")
@@ -138,6 +140,8 @@ def adopt(folder: str | Path, given: dict[str, str] | None = None, config: str =
             schema.CONFIG_FILE: str(config_path), schema.FAMILY: strategy.family, schema.SOURCE: ADOPTED}
     if strategy.generator_family:
         tags[schema.GENERATOR_FAMILY] = strategy.generator_family
+    if study:
+        tags[schema.STUDY] = study
     params = {**spec.to_params(), "adopted.folder": str(folder), "adopted.config": config_path.name,
               "adopted.checkpoints": str(len(checkpoints))}
     run_id = client.create_run(exp_id, spec.run_name, tags, params)

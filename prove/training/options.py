@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from prove.spec import EXPERIMENT_HELP, option
+from prove.studies import STUDY_HELP
 
 
 @dataclass(frozen=True)
@@ -13,6 +14,7 @@ class TrainOptions:
     experiment: str = option("", EXPERIMENT_HELP)
     system_metrics: str = option("on", "MLflow system metrics on the run (CPU, memory, disk, network; GPU with "
                                  "the [gpu] extra): on or off.", choices=("on", "off"))
+    study: str = option("", STUDY_HELP)
 
 
 @dataclass(frozen=True)
@@ -34,5 +36,6 @@ class AdoptOptions:
     seed: str = option("", "Seed (default: the config's randomness.seed, else 0).")
     config: str = option("", "The config file, when the folder holds several *.py.")
     experiment: str = option("", EXPERIMENT_HELP)
+    study: str = option("", STUDY_HELP)
     trust: bool = option(False, "Vouch for the folder's checkpoints so they load fully (MMEngine checkpoints hold "
                          "more than tensors).")

@@ -37,6 +37,7 @@ from prove.errors import ProveError  # noqa: E402
 from prove.files import write_json  # noqa: E402
 from prove.settings import limit_threads, stale_after_s, stop_image_threads_before_fork  # noqa: E402
 from prove.spec import TrainSpec  # noqa: E402
+from prove.studies import STUDIES  # noqa: E402
 from prove.tracking import client, schema  # noqa: E402
 from prove.training import artifacts  # noqa: E402
 from prove.training.audit import PipelineAuditHook, expected_setup  # noqa: E402
@@ -74,9 +75,12 @@ def _echo(message: str) -> None:
 
 @quiet_console()  # the stack's known messages go to the log file, not the console
 def train(spec: TrainSpec, force: bool = False, experiment: str | None = None, extra_hooks: tuple = (),
-          system_metrics: bool = True) -> TrainOutcome:
+          system_metrics: bool = True, study: str = "") -> TrainOutcome:
     """Train `spec` (see the module docstring); `extra_hooks` are MMEngine hooks to register too;
-    `system_metrics`: MLflow's CPU/memory/GPU monitor on the run while it trains."""
+    `system_metrics`: MLflow's CPU/memory/GPU monitor on the run while it trains; `study`: the
+    declared study the run belongs to (prove.studies; its `prove.study` tag), not part of the
+    spec: the same training can be one study's run and another's reference."""
+    study = STUDIES.canonical(study) if study else ""  # a typo fails here, before anything is written
     launcher = _init_distributed()
     limit_threads()  # the job's allocation, not the node's cores (prove.settings.allowed_cpus)
     rank, _ = get_dist_info()
@@ -89,7 +93,7 @@ def train(spec: TrainSpec, force: bool = False, experiment: str | None = None, e
         return TrainOutcome(decision.run_id, "skipped", decision.work_dir or "", resolved.spec_hash)
     work_dir = decision.work_dir
     cfg = FormattedOnce(build_config(resolved, work_dir, cuda=cuda, launcher=launcher))  # its text made once
-    run_id = _broadcast(_open_run(resolved, decision, work_dir) if rank == 0 else None)  # 3.
+    run_id = _broadcast(_open_run(resolved, decision, work_dir, study) if rank == 0 else None)  # 3.
     try:
         _prepare_work_dir(resolved, decision, cfg, work_dir, rank, run_id)
     except BaseException:
@@ -205,12 +209,12 @@ def continuation(spec: TrainSpec, exp_id: str) -> tuple[int, str]:
 
 # -- 3. the run ---------------------------------------------------------------------------------
 
-def _open_run(resolved: ResolvedTraining, decision: Decision, work_dir: str) -> str:
+def _open_run(resolved: ResolvedTraining, decision: Decision, work_dir: str, study: str = "") -> str:
     """Create the run (or reopen the one being resumed) with its params, tags and inputs."""
     spec = resolved.spec
     if decision.action == "new":
         params = resolved.params()
-        run_id = client.create_run(decision.exp_id, spec.run_name, run_tags(resolved, work_dir), params)
+        run_id = client.create_run(decision.exp_id, spec.run_name, run_tags(resolved, work_dir, study), params)
         try:
             _log_inputs(run_id, resolved)
         except BaseException:
@@ -218,15 +222,17 @@ def _open_run(resolved: ResolvedTraining, decision: Decision, work_dir: str) -> 
             raise
     else:
         run_id = decision.run_id
-        client.set_tags(run_id, {schema.HEARTBEAT: str(time.time())})
+        client.set_tags(run_id, {schema.HEARTBEAT: str(time.time()), **({schema.STUDY: study} if study else {})})
         client.set_status(run_id, "RUNNING")
         _echo(f"resuming run {run_id} ({spec.run_name}) from {work_dir}")
     return run_id
 
 
-def run_tags(resolved: ResolvedTraining, work_dir: str) -> dict[str, str]:
+def run_tags(resolved: ResolvedTraining, work_dir: str, study: str = "") -> dict[str, str]:
     tags = {schema.KIND: schema.TRAIN, schema.SPEC_HASH: resolved.spec_hash, schema.WORK_DIR: work_dir,
             schema.FAMILY: resolved.strategy.family}
+    if study:
+        tags[schema.STUDY] = study
     if resolved.strategy.generator_family:
         tags[schema.GENERATOR_FAMILY] = resolved.strategy.generator_family
     return tags

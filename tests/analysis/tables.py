@@ -28,7 +28,7 @@ def row(strategy="baseline", dataset="bdd10k", model="segformer", seed=0, domain
     train = f"tr-{stage}-{strategy}-{dataset}-{model}-{pretrained}-{seed}"
     test_dataset = test_dataset or dataset
     r = {
-        "run_id": f"te-{train}-{test_dataset}-{checkpoint_iter}", "train_run_id": train, "stage": stage,
+        "run_id": f"te-{train}-{test_dataset}-{checkpoint_iter}", "train_run_id": train, "study": "", "stage": stage,
         "dataset": dataset, "model": model, "strategy": strategy, "strategy_family": family,
         "generator_family": gen, "ratio": 1.0 if family == "baseline" else 0.5, "ratio_schedule": "constant",
         "gen_domains": "", "aux_loss": "none",

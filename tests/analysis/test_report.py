@@ -171,7 +171,7 @@ def test_single_block_falls_back_to_domain_blocks_and_says_so(tmp_path):
 
 
 def training(r, status="FINISHED", val_iter=20000, val=50.0) -> dict:
-    return dict(run_id=r["train_run_id"], status=status, **{k: r[k] for k in (
+    return dict(run_id=r["train_run_id"], status=status, study=r["study"], **{k: r[k] for k in (
         "stage", "dataset", "model", "strategy", "strategy_family", "ratio", "ratio_schedule", "gen_domains", "aux_loss",
         "main_loss", "pretrained", "seed")}, batch_size=16, max_iters=20000, val_iter=val_iter, val_mIoU=val, end_time=1)
 

@@ -30,7 +30,7 @@ def mini(store, monkeypatch):
     root = store.tmp / "acdc"
     build_acdc(root)
     monkeypatch.setenv("PROVE_PLUGINS", "tests.support")
-    sweep = {"name": "mini", "grid": GRID,
+    sweep = {"name": "mini", "study": "S2", "grid": GRID,  # the study as users write it
              "fixed": {"stage": "s2", "dataset": "acdc_mini", "max_iters": 2, "batch_size": 2, "eval_interval": 2,
                        "data_root": str(root)}}
     path = store.tmp / "sweep.yaml"
@@ -216,6 +216,7 @@ def test_sweep_trains_tests_resumes_nothing_twice(mini):
     assert all(r.data.tags["mlflow.parentRunId"] == parent.info.run_id for r in trains)  # sweep -> trainings
     assert all(r.data.tags["mlflow.parentRunId"] == r.data.tags["prove.train_run_id"] for r in tests)  # -> tests
     assert "sweep mini finished: total 4  done 4" in result.output
+    assert {r.data.tags.get("prove.study") for r in trains + tests} == {"s2"}  # the sweep's study, on every run
 
     sweep = load_sweep(mini["sweep"])
     assert counts(plan(sweep, "prove"))["done"] == 4

@@ -354,3 +354,25 @@ def test_files_without_setting_columns_keep_their_import_keys(kept):
                                    aux_loss="none", pretrained="true", seed=0, run_name="", test_dataset="acdc",
                                    checkpoint_iter=0), "baseline")
     assert result.key == importer._digest({k: result.fields[k] for k in importer.RESULT_FIELDS})
+
+
+def test_a_study_column_and_the_study_option_tag_every_imported_run(kept, tmp_path):
+    """The `study` column, as users write it, labels its rows' runs; --study labels the rest;
+    a study nobody declared is refused before anything is written."""
+    header = [*HEADER, "study"]
+    rows = [[*row, "S1" if i == 0 else ""] for i, row in enumerate(ROWS)]
+    path = write_csv(tmp_path / "with_study.csv", rows, header)
+    first = {tuple(row[HEADER.index(c)] for c in ("strategy", "test_dataset")) for row in ROWS[:1]}
+    import_results(path, echo=quiet, study="from_scratch")
+    tagged = {r.data.tags.get("prove.study") for r in runs()}
+    assert tagged == {"s1", "from-scratch"} and len(runs()) == RESULTS
+    by_study = [r for r in runs() if r.data.tags.get("prove.study") == "s1"]
+    assert {(r.data.params["strategy"], r.data.params["test_dataset"]) for r in by_study} == {
+        (CANONICAL_STRATEGY[s], CANONICAL_TEST_SET[t]) for s, t in first}
+
+    bad = write_csv(tmp_path / "bad_study.csv", [[*row, "stage9"] for row in ROWS], header)
+    with pytest.raises(ProveError, match=r"study 'stage9' is unknown; accepted: .*s1-ratio"):
+        import_results(bad, echo=quiet, force=True)
+    with pytest.raises(ProveError, match=r"unknown study 'S7'; accepted:"):
+        import_results(kept["csv"], echo=quiet, study="S7")
+    assert len(runs()) == RESULTS  # nothing written by either
