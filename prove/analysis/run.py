@@ -71,11 +71,12 @@ def canonical_filters(filters: tuple[tuple[str, str], ...]) -> tuple[tuple[str, 
     from prove.models import LOSSES, get_model_card
     from prove.spec import stage_of
     from prove.strategies import parse_strategy
+    from prove.studies import STUDIES
 
     canonical = {"stage": lambda v: stage_of(v).name, "dataset": DATASETS.canonical,
                  "test_dataset": DATASETS.canonical, "model": lambda v: get_model_card(v).name,
                  "strategy": lambda v: parse_strategy(v).name, "aux_loss": LOSSES.canonical,
-                 "main_loss": LOSSES.canonical}
+                 "main_loss": LOSSES.canonical, "study": STUDIES.canonical}
     return tuple((column, canonical[column](value) if column in canonical else value) for column, value in filters)
 
 

@@ -180,6 +180,22 @@ def test_filters_and_stages_accept_the_users_spellings(study):
     assert bad.exit_code == 2 and "unknown dataset 'wether'" in bad.output
 
 
+def test_a_study_filter_keeps_one_study_of_a_whole_program_store(study):
+    """Two studies of one program in one store: `--filter study=NAME` (any spelling) keeps one."""
+    s1 = pd.read_csv(study_csv(study["tmp"] / "s1.csv", stages=("s1",))).assign(checkpoint_iter=15000)
+    s1.to_csv(study["tmp"] / "s1.csv", index=False)
+    s1.assign(pretrained="false", checkpoint_iter=40000).to_csv(study["tmp"] / "scratch.csv", index=False)
+    assert import_results(study["tmp"] / "s1.csv", experiment="program", study="S1").imported == 16
+    assert import_results(study["tmp"] / "scratch.csv", experiment="program", study="scratch").imported == 16
+    out = study["tmp"] / "lb-s1"
+    result = leaderboard("--output", str(out), "--filter", "study=Stage1")
+    assert result.exit_code == 0, result.output
+    kept = pd.read_csv(out / "tables" / "results.csv")
+    assert set(kept["study"]) == {"s1"} and set(kept["checkpoint_iter"]) == {15000} and kept["run_id"].nunique() == 16
+    bad = leaderboard("--output", str(study["tmp"] / "lb-bad"), "--filter", "study=S7")
+    assert bad.exit_code == 2 and "unknown study 'S7'; accepted:" in bad.output
+
+
 def test_the_shipped_exclusions_file_excludes_hrnet_with_the_groups_reason():
     from pathlib import Path
 
