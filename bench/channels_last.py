@@ -22,7 +22,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 
@@ -77,20 +76,11 @@ def train_plain(config_path: Path, channels_last: bool, work_dir: str, args) -> 
     os.environ["PROVE_NUM_CPUS"] = str(args.threads)
     import torch
     from mmengine.config import Config
-    from mmengine.hooks import Hook
     from mmengine.runner import Runner
 
     import prove.training.run  # noqa: F401  (installs the compat shims, registers prove's datasets/hooks)
     from prove.training.engine import ChannelsLastHook
-
-    class Timer(Hook):
-        priority = "LOWEST"
-
-        def __init__(self, warmup):
-            self.warmup, self.times = warmup, []
-
-        def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
-            self.times.append(time.perf_counter())
+    from train_overhead import timer_hook  # bench/ is the script's folder, on sys.path
 
     cfg = copy.deepcopy(Config.fromfile(str(config_path)).to_dict())
     cfg["work_dir"] = work_dir
@@ -102,14 +92,13 @@ def train_plain(config_path: Path, channels_last: bool, work_dir: str, args) -> 
     cfg["default_hooks"]["checkpoint"] = dict(type="CheckpointHook", interval=10 * args.iters)
     cfg.pop("precision", None)
     torch.set_num_threads(args.threads)
-    timer = Timer(args.warmup)
+    timer = timer_hook(args.warmup)
     runner = Runner.from_cfg(Config(cfg))
     runner.register_hook(timer)
     if channels_last:
         runner.register_hook(ChannelsLastHook())
     runner.train()
-    steady = timer.times[args.warmup:]
-    return loader["batch_size"] * (len(steady) - 1) / (steady[-1] - steady[0])
+    return timer.throughput(loader["batch_size"])
 
 
 if __name__ == "__main__":

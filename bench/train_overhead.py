@@ -22,6 +22,27 @@ import time
 from pathlib import Path
 
 
+def timer_hook(warmup: int):
+    """An MMEngine hook that times every training iteration; `throughput(batch)` is images per
+    second over the steady state (after `warmup` iterations). Shared by the training benchmarks."""
+    from mmengine.hooks import Hook
+
+    class Timer(Hook):
+        priority = "LOWEST"
+
+        def __init__(self):
+            self.warmup, self.times = warmup, []
+
+        def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+            self.times.append(time.perf_counter())
+
+        def throughput(self, batch):
+            steady = self.times[self.warmup:]
+            return batch * (len(steady) - 1) / (steady[-1] - steady[0])
+
+    return Timer()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--iters", type=int, default=200)
@@ -33,30 +54,16 @@ def main() -> None:
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp / 'mlflow.db'}"
 
     from mmengine.config import Config
-    from mmengine.hooks import Hook
     from mmengine.runner import Runner
 
     from prove.spec import TrainSpec
     from prove.training.run import train
 
-    class Timer(Hook):
-        priority = "LOWEST"
-
-        def __init__(self, warmup):
-            self.warmup, self.times = warmup, []
-
-        def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
-            self.times.append(time.perf_counter())
-
-        def throughput(self, batch):
-            steady = self.times[self.warmup:]
-            return batch * (len(steady) - 1) / (steady[-1] - steady[0])
-
     def run_prove(i):
         spec = TrainSpec.create(max_iters=args.iters, batch_size=args.batch_size, seed=i + 1,
                                 eval_interval=10 * args.iters, checkpoint_interval=args.iters,
                                 work_dir=str(tmp / f"prove{i}"))
-        timer = Timer(args.warmup)
+        timer = timer_hook(args.warmup)
         outcome = train(spec, extra_hooks=(timer,))
         return timer.throughput(args.batch_size), Path(outcome.work_dir) / "config.py"
 
@@ -70,7 +77,7 @@ def main() -> None:
         cfg["train_cfg"]["type"] = "IterBasedTrainLoop"
         cfg["custom_hooks"] = []
         cfg.pop("precision", None)
-        timer = Timer(args.warmup)
+        timer = timer_hook(args.warmup)
         runner = Runner.from_cfg(Config(cfg))
         runner.register_hook(timer)
         runner.train()
